@@ -1,0 +1,43 @@
+"""The model, training and geodata cores never import Qt (the app is the only Qt layer)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "pytestqt", "shiboken6")
+QT_FREE_TREES = ("inference", "training", "app/geo")
+
+
+def _imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("tree", QT_FREE_TREES)
+def test_core_trees_do_not_import_qt(tree: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / tree).rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.split(".")[0] in QT_MODULES
+    ]
+    assert not offenders, "Qt imported outside app/: " + ", ".join(offenders)
+
+
+@pytest.mark.parametrize("tree", ("inference",))
+def test_inference_does_not_import_training_or_app(tree: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / tree).rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.startswith(("isegsat.training", "isegsat.app"))
+    ]
+    assert not offenders, "inference must not depend on upper layers: " + ", ".join(offenders)
