@@ -1,0 +1,28 @@
+"""Bundled resources: the default interactive model and its model card.
+
+The default weights are an HRNet18s trained on the project's synthetic aerial scenes (see
+``MODEL_CARD.md`` beside this file). ``ISEGSAT_WEIGHTS`` points the app at another checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+DEFAULT_MODEL_FILE = "isegsat_hrnet18s_synthetic.pth"
+WEIGHTS_ENV_VAR = "ISEGSAT_WEIGHTS"
+
+
+def bundled_model_path() -> Path | None:
+    """Path of the checkpoint shipped in this package, or None when it is not installed."""
+    path = Path(str(files(__name__).joinpath(DEFAULT_MODEL_FILE)))
+    return path if path.is_file() else None
+
+
+def default_model_path() -> Path | None:
+    """Checkpoint the app loads when none is given: ``$ISEGSAT_WEIGHTS`` if set, else the bundled one."""
+    override = os.environ.get(WEIGHTS_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return bundled_model_path()

@@ -1,0 +1,406 @@
+"""GUI-free annotation session: tile and object modes, clicks, accepts, brush strokes, undo/redo.
+
+Coordinates: `Box` and clicks are in full-resolution pixels of the image, (row, col) = (y, x),
+y down; requests to the model carry clicks local to the request's box. Masks are (h, w) uint8
+{0, 1} on the box; probabilities are (h, w) float32 in [0, 1].
+
+The session never imports Qt and never runs the model: `click()` returns an immutable
+`PredictRequest` that a worker answers with a `PredictResult`, which `apply()` accepts only when it
+answers the newest request (stale answers are dropped). Every user action is an `_Op` holding the
+session state before and after it (plus whether it wrote the label layer), so undo/redo of clicks,
+accepts, brush strokes, resets, navigation and mode switches is one uniform stack.
+
+Object mode merge rule: the object region is the union of the existing label component under
+the first click (the building being edited) and the new prediction; inside that region the label
+becomes the prediction, outside it nothing changes. A positive object therefore adds to the label
+(OR), a corrected object replaces its old shape, and a negative-only correction of a wrongly
+labelled building removes it (the model predicts nothing there).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from rasterio.windows import Window
+from scipy import ndimage
+
+from isegsat.inference.clicks import Click
+
+
+class Mode(Enum):
+    TILE = "tile"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True)
+class Box:
+    """Integer pixel rectangle of the image: rows row..row+height, cols col..col+width."""
+
+    row: int
+    col: int
+    height: int
+    width: int
+
+    def contains(self, y: float, x: float) -> bool:
+        return self.row <= y < self.row + self.height and self.col <= x < self.col + self.width
+
+    def window(self) -> Window:
+        return Window(self.col, self.row, self.width, self.height)
+
+    def local(self, click: Click) -> Click:
+        return Click(click.y - self.row, click.x - self.col, click.is_positive)
+
+
+class LabelStore(Protocol):
+    """What the session needs of `isegsat.app.geo.LabelLayer`."""
+
+    def read(self, window: Window) -> np.ndarray: ...
+
+    def write(self, window: Window, mask: np.ndarray) -> object: ...
+
+    def undo(self) -> object: ...
+
+    def redo(self) -> object: ...
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """The scene cut into size x size tiles, numbered row-major from the top-left."""
+
+    height: int
+    width: int
+    size: int
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.height / self.size)
+
+    @property
+    def cols(self) -> int:
+        return math.ceil(self.width / self.size)
+
+    @property
+    def count(self) -> int:
+        return self.rows * self.cols
+
+    def box(self, index: int) -> Box:
+        r, c = divmod(index, self.cols)
+        row, col = r * self.size, c * self.size
+        return Box(row, col, min(self.size, self.height - row), min(self.size, self.width - col))
+
+    def index_at(self, y: float, x: float) -> int:
+        return int(y) // self.size * self.cols + int(x) // self.size
+
+
+@dataclass(frozen=True, eq=False)
+class PredictRequest:
+    """Everything the worker needs to predict one target: run the model on the image crop `box`
+    with `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box)."""
+
+    seq: int
+    target_id: int
+    image_path: Path
+    box: Box
+    prev_mask: np.ndarray
+    clicks: tuple[Click, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class PredictResult:
+    """The worker's answer to request `seq`: prob (h, w) float32 on the request's box."""
+
+    seq: int
+    target_id: int
+    prob: np.ndarray
+    latency_s: float
+    device: str
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """The tile or object being annotated: box, initial mask, clicks (image coords), prediction."""
+
+    id: int
+    box: Box
+    initial: np.ndarray
+    clicks: tuple[Click, ...] = ()
+    prob: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    mode: Mode
+    tile_index: int
+    done: frozenset[int]
+    target: Target | None
+
+
+@dataclass(frozen=True)
+class _Op:
+    before: _State
+    after: _State
+    label_box: Box | None  # set when the op wrote the label layer
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a caller must do after an action: submit `request`, redraw labels in `label_box`."""
+
+    request: PredictRequest | None = None
+    label_box: Box | None = None
+
+
+@dataclass
+class SessionConfig:
+    tile_size: int = 500
+    object_size: int = 512
+    max_object_size: int = 2048
+    growth: float = 1.5
+    threshold: float = 0.5
+
+
+@dataclass
+class AnnotationSession:
+    """Annotation state of one image and its label layer (see the module docstring)."""
+
+    labels: LabelStore
+    image_path: Path
+    height: int
+    width: int
+    config: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        self.grid = TileGrid(self.height, self.width, self.config.tile_size)
+        self._state = _State(Mode.TILE, 0, frozenset(), None)
+        self._undo: list[_Op] = []
+        self._redo: list[_Op] = []
+        self._ids = itertools.count(1)
+        self._seq = 0
+        self._pending = False
+
+    # ------------------------------------------------------------------ read-only state
+    mode = property(lambda self: self._state.mode)
+    tile_index = property(lambda self: self._state.tile_index)
+    done = property(lambda self: self._state.done)
+    target = property(lambda self: self._state.target)
+    pending = property(lambda self: self._pending)
+    can_undo = property(lambda self: bool(self._undo))
+    can_redo = property(lambda self: bool(self._redo))
+
+    @property
+    def tile_box(self) -> Box:
+        return self.grid.box(self._state.tile_index)
+
+    def current_mask(self) -> np.ndarray | None:
+        """(h, w) uint8 {0, 1} mask of the target: thresholded prediction or its initial mask."""
+        target = self._state.target
+        if target is None:
+            return None
+        if target.prob is None:
+            return target.initial
+        return (target.prob >= self.config.threshold).astype(np.uint8)
+
+    # ------------------------------------------------------------------ actions
+    def click(self, y: int, x: int, positive: bool) -> Change:
+        """Add a click at image pixel (y, x); returns the model request (None when ignored:
+        outside the image, or outside the current tile while it has clicks)."""
+        if not (0 <= y < self.height and 0 <= x < self.width):
+            return Change()
+        state = self._state
+        target = state.target
+        if state.mode is Mode.TILE:
+            index = self.grid.index_at(y, x)
+            if index != state.tile_index:
+                if target is not None and target.clicks:
+                    return Change()
+                state = replace(state, tile_index=index, target=None)
+                target = None
+            if target is None:
+                target = self._new_target(self.grid.box(index), None)
+        elif target is None or not target.box.contains(y, x):
+            if target is not None and target.clicks:
+                return Change()
+            size = self.config.object_size
+            target = self._object_target(y, x, self._centered_box(y, x, size, size))
+        target = replace(target, clicks=(*target.clicks, Click(y, x, positive)), prob=None)
+        self._push(replace(state, target=target), None)
+        return Change(request=self._request(target))
+
+    def apply(self, result: PredictResult) -> Change | None:
+        """Take a worker result. Returns None for a stale one; a Change with a new request when an
+        object's prediction touches its crop border and the crop grows."""
+        target = self._state.target
+        if result.seq != self._seq or target is None or result.target_id != target.id:
+            return None
+        self._pending = False
+        top = self._undo[-1] if self._undo else None
+        answers_top = top is not None and top.after.target is not None
+        answers_top = answers_top and top.after.target.id == target.id
+        target = replace(target, prob=result.prob)
+        grown = self._grown_box(target) if self._state.mode is Mode.OBJECT else None
+        change = Change()
+        if grown is not None:
+            first = target.clicks[0]
+            target = replace(self._object_target(first.y, first.x, grown), clicks=target.clicks)
+            change = Change(request=self._request(target))
+        self._state = replace(self._state, target=target)
+        if answers_top:
+            self._undo[-1] = replace(top, after=self._state)
+        return change
+
+    def accept(self) -> Change:
+        """Write the target into the label layer (tile mode: the tile's thresholded prediction;
+        object mode: the merge rule) and move on (next tile / no object)."""
+        state = self._state
+        target = state.target
+        label_box = None
+        if target is not None and target.prob is not None:
+            label_box = target.box
+            self.labels.write(target.box.window(), self._merged(target))
+        if state.mode is Mode.TILE:
+            done = state.done | {state.tile_index}
+            nxt = min(state.tile_index + 1, self.grid.count - 1)
+            after = _State(Mode.TILE, nxt, done, None)
+        else:
+            if label_box is None:
+                return Change()
+            after = replace(state, target=None)
+        self._push(after, label_box)
+        return Change(label_box=label_box)
+
+    def reset(self) -> Change:
+        """Drop the target's clicks (Esc); the tile keeps its frame, the object is dropped."""
+        target = self._state.target
+        if target is None or not target.clicks:
+            return Change()
+        kept = replace(target, clicks=(), prob=None) if self._state.mode is Mode.TILE else None
+        self._push(replace(self._state, target=kept), None)
+        return Change()
+
+    def goto_tile(self, index: int) -> Change:
+        """Frame tile `index` (clamped); pending clicks are dropped (undoable)."""
+        index = max(0, min(index, self.grid.count - 1))
+        if self._state.mode is Mode.TILE and index == self._state.tile_index:
+            return Change()
+        self._push(_State(Mode.TILE, index, self._state.done, None), None)
+        return Change()
+
+    def set_mode(self, mode: Mode) -> Change:
+        if mode is self._state.mode:
+            return Change()
+        self._push(replace(self._state, mode=mode, target=None), None)
+        return Change()
+
+    def set_tile_size(self, size: int) -> None:
+        """Re-cut the scene into size x size tiles; progress and history restart (not undoable)."""
+        self.config.tile_size = size
+        self.grid = TileGrid(self.height, self.width, size)
+        self._state = _State(self._state.mode, 0, frozenset(), None)
+        self._undo.clear()
+        self._redo.clear()
+        self._pending = False
+
+    def paint(self, box: Box, stroke: np.ndarray, value: int) -> Change:
+        """Brush (value 1) or erase (value 0) where stroke ((h, w) bool on box) is set."""
+        label = np.array(self.labels.read(box.window()), dtype=np.uint8)
+        label[stroke] = value
+        self.labels.write(box.window(), label)
+        self._push(self._state, box)
+        return Change(label_box=box)
+
+    def undo(self) -> Change:
+        if not self._undo:
+            return Change()
+        op = self._undo.pop()
+        if op.label_box is not None and self.labels.undo() is None:
+            self._undo.clear()  # the label layer's own history is exhausted
+            return Change()
+        self._redo.append(op)
+        return self._restore(op.before, op.label_box)
+
+    def redo(self) -> Change:
+        if not self._redo:
+            return Change()
+        op = self._redo.pop()
+        self._undo.append(op)
+        if op.label_box is not None:
+            self.labels.redo()
+        return self._restore(op.after, op.label_box)
+
+    # ------------------------------------------------------------------ internals
+    def _push(self, after: _State, label_box: Box | None) -> None:
+        self._undo.append(_Op(self._state, after, label_box))
+        self._redo.clear()
+        self._state = after
+
+    def _restore(self, state: _State, label_box: Box | None) -> Change:
+        self._state = state
+        target = state.target
+        if target is not None and target.clicks and target.prob is None:
+            return Change(request=self._request(target), label_box=label_box)
+        self._pending = False
+        return Change(label_box=label_box)
+
+    def _request(self, target: Target) -> PredictRequest:
+        self._seq += 1
+        self._pending = True
+        return PredictRequest(
+            seq=self._seq,
+            target_id=target.id,
+            image_path=self.image_path,
+            box=target.box,
+            prev_mask=target.initial.astype(np.float32),
+            clicks=tuple(target.box.local(c) for c in target.clicks),
+        )
+
+    def _new_target(self, box: Box, initial: np.ndarray | None) -> Target:
+        if initial is None:
+            initial = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
+        return Target(next(self._ids), box, initial)
+
+    def _object_target(self, y: int, x: int, box: Box) -> Target:
+        """Object target on `box`; its initial mask is the label component under (y, x)."""
+        label = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
+        components, _ = ndimage.label(label)
+        under = components[y - box.row, x - box.col]
+        initial = (components == under).astype(np.uint8) if under else np.zeros_like(label)
+        return Target(next(self._ids), box, initial)
+
+    def _centered_box(self, cy: float, cx: float, height: int, width: int) -> Box:
+        height, width = min(height, self.height), min(width, self.width)
+        row = int(min(max(0, round(cy - height / 2)), self.height - height))
+        col = int(min(max(0, round(cx - width / 2)), self.width - width))
+        return Box(row, col, height, width)
+
+    def _grown_box(self, target: Target) -> Box | None:
+        """A larger crop when the object's prediction touches a crop side inside the image."""
+        mask = target.prob >= self.config.threshold
+        box = target.box
+        touches = (
+            (box.row > 0 and mask[0].any())
+            or (box.col > 0 and mask[:, 0].any())
+            or (box.row + box.height < self.height and mask[-1].any())
+            or (box.col + box.width < self.width and mask[:, -1].any())
+        )
+        limit = self.config.max_object_size
+        full = box.height >= min(limit, self.height) and box.width >= min(limit, self.width)
+        if not touches or full:
+            return None
+        side = min(limit, round(max(box.height, box.width) * self.config.growth))
+        grown = self._centered_box(box.row + box.height / 2, box.col + box.width / 2, side, side)
+        return grown if grown != box else None
+
+    def _merged(self, target: Target) -> np.ndarray:
+        pred = (target.prob >= self.config.threshold).astype(np.uint8)
+        if self._state.mode is Mode.TILE:
+            return pred
+        label = np.array(self.labels.read(target.box.window()), dtype=np.uint8)
+        region = (target.initial > 0) | (pred > 0)
+        label[region] = pred[region]
+        return label

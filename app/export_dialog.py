@@ -1,0 +1,224 @@
+"""Export dialog: format, footprint options, area and output path; the export runs on a worker
+thread behind a cancellable progress dialog, and errors are shown in a message box.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+from rasterio.windows import Window
+
+from isegsat.app.export_job import ExportFormat, ExportOutcome, ExportRequest, ExportThread
+from isegsat.app.geo import LabelLayer, RasterSource
+
+
+def _map_unit(source: RasterSource) -> str:
+    """Short name of the CRS's linear unit ("m", "ft", ...), "px" without CRS."""
+    if source.crs is None:
+        return "px"
+    units = source.crs.linear_units or ""
+    return {"metre": "m", "meter": "m", "foot": "ft", "us survey foot": "ftUS"}.get(
+        units.lower(), units or "units"
+    )
+
+
+class ExportDialog(QDialog):
+    """Collects an ``ExportRequest``; ``request()`` is valid after the dialog is accepted."""
+
+    def __init__(
+        self, source: RasterSource, current_window: Window | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export labels")
+        self._source = source
+        self._current_window = current_window
+        pixel = abs(source.transform.a) if source.crs is not None else 1.0
+        unit = _map_unit(source)
+
+        self.format = QComboBox(self)
+        for kind in ExportFormat:
+            self.format.addItem(kind.text, kind)
+        self.simplify = QDoubleSpinBox(self, decimals=2, maximum=1000.0, suffix=f" {unit}")
+        self.simplify.setValue(pixel)
+        self.simplify.setToolTip("Douglas-Peucker tolerance of the outlines, in map units")
+        self.regularize = QCheckBox("Square the corners (regularise)", self)
+        self.min_area = QDoubleSpinBox(self, decimals=1, maximum=1e6, suffix=" m²")
+        self.min_area.setValue(2.0)
+        self.whole_scene = QRadioButton(f"Whole scene ({source.width} × {source.height} px)", self)
+        self.current_tile = QRadioButton("Current tile", self)
+        self.whole_scene.setChecked(True)
+        self.current_tile.setEnabled(current_window is not None)
+        if current_window is not None:
+            self.current_tile.setText(
+                f"Current tile ({int(current_window.width)} × {int(current_window.height)} px)"
+            )
+        self.output = QLineEdit(self)
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.output)
+        path_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Simplify", self.simplify)
+        form.addRow("", self.regularize)
+        form.addRow("Minimum area", self.min_area)
+        form.addRow("Area", self.whole_scene)
+        form.addRow("", self.current_tile)
+        form.addRow("Output", path_row)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+
+    def chosen_format(self) -> ExportFormat:
+        return self.format.currentData()
+
+    def request(self) -> ExportRequest:
+        """The export the dialog currently describes."""
+        window = self._current_window if self.current_tile.isChecked() else None
+        return ExportRequest(
+            format=self.chosen_format(),
+            output=Path(self.output.text()).expanduser(),
+            window=window,
+            simplify=self.simplify.value(),
+            regularize=self.regularize.isChecked(),
+            min_area_m2=self.min_area.value(),
+        )
+
+    def _format_changed(self) -> None:
+        kind = self.chosen_format()
+        for widget in (self.simplify, self.regularize, self.min_area):
+            widget.setEnabled(not kind.is_mask)
+        text = self.output.text().strip()
+        if not text:
+            stem = self._source.path.stem + ("_buildings" if kind.is_mask else "_footprints")
+            self.output.setText(str(self._source.path.with_name(stem + kind.suffix)))
+        else:
+            self.output.setText(str(Path(text).with_suffix(kind.suffix)))
+
+    def _browse(self) -> None:
+        kind = self.chosen_format()
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export to", self.output.text(), f"{kind.text} (*{kind.suffix})"
+        )
+        if name:
+            self.output.setText(str(Path(name).with_suffix(kind.suffix)))
+
+    def accept(self) -> None:
+        """Accept only a writable output path; confirm before replacing an existing file."""
+        problem = output_problem(self.request().output)
+        if problem:
+            QMessageBox.critical(self, "Cannot export there", problem)
+            return
+        output = self.request().output
+        if output.exists():
+            answer = QMessageBox.question(self, "Replace file?", f"{output} exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        super().accept()
+
+
+def output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written (missing or read-only folder, a folder), else None."""
+    if not path.name:
+        return "Choose an output file."
+    if path.is_dir():
+        return f"{path} is a folder; choose a file name."
+    if not path.parent.is_dir():
+        return f"The folder {path.parent} does not exist."
+    if not os.access(path.parent, os.W_OK):
+        return f"The folder {path.parent} is read-only; choose another one."
+    return None
+
+
+def confirm_without_crs(parent: QWidget | None, source: RasterSource) -> bool:
+    """Warn that a scene without CRS exports in pixel coordinates; True to go on."""
+    if source.crs is not None:
+        return True
+    answer = QMessageBox.warning(
+        parent,
+        "No coordinate reference system",
+        f"{source.path.name} has no CRS: the export gets pixel/transform coordinates and no "
+        "projection, so GIS software cannot place it on a map. Export anyway?",
+        QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Ok
+
+
+def run_export_thread(parent: QWidget | None, thread: ExportThread) -> ExportOutcome | None:
+    """Run ``thread`` behind a modal progress dialog with Cancel, keeping the GUI responsive
+    (local event loop); return the outcome, or None after a cancel or an error message box."""
+    progress = QProgressDialog("Exporting…", "Cancel", 0, 1000, parent)
+    progress.setWindowTitle("Export")
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    progress.setMinimumDuration(300)
+    progress.setAutoReset(False)
+    progress.setValue(0)
+    progress.canceled.connect(thread.cancel)
+    thread.progressed.connect(progress.setValue)
+    results: list[ExportOutcome] = []
+    errors: list[str] = []
+    thread.succeeded.connect(results.append)
+    thread.failed.connect(errors.append)
+    loop = QEventLoop()
+    thread.finished.connect(loop.quit)
+    thread.start()
+    if not thread.isFinished():
+        loop.exec()
+    thread.wait()
+    progress.close()
+    progress.deleteLater()
+    if errors:
+        QMessageBox.critical(parent, "Export failed", errors[0])
+        return None
+    return results[0] if results else None
+
+
+def run_export_dialog(
+    parent: QWidget | None,
+    label_layer: LabelLayer,
+    raster_source: RasterSource,
+    current_window: Window | None = None,
+) -> Path | None:
+    """Ask for export options, export on a worker thread and return the written path (None when
+    cancelled or failed; failures are shown in a message box). ``current_window`` (image
+    pixels) enables the "Current tile" choice."""
+    dialog = ExportDialog(raster_source, current_window, parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    request = dialog.request()
+    if not confirm_without_crs(parent, raster_source):
+        return None
+    thread = ExportThread(request, label_layer)
+    outcome = run_export_thread(parent, thread)
+    thread.deleteLater()
+    return None if outcome is None else outcome.path

@@ -1,0 +1,114 @@
+"""Append-only, fsync'ed journal of label window writes (crash recovery for LabelLayer).
+
+File layout: the 8-byte magic `ISEGJRN1`, then records. A record is a little-endian header
+(tag b"WIN1", col_off, row_off, width, height, payload length, CRC32 of the payload; uint32s)
+followed by the payload: zlib-compressed `np.packbits` of the window's {0,1} mask, row-major.
+A torn or corrupt tail (a crash in the middle of an append) ends the replay; earlier records are
+kept.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from isegsat.app.geo.atomic import sync_directory
+
+MAGIC = b"ISEGJRN1"
+_TAG = b"WIN1"
+_HEADER = struct.Struct("<4s6I")
+
+
+def journal_path(label_path: Path) -> Path:
+    """Sidecar journal of a label GeoTIFF: `<label>.journal`."""
+    return label_path.with_name(label_path.name + ".journal")
+
+
+def pack_mask(mask: np.ndarray) -> bytes:
+    """(H, W) {0,1} mask -> compact bytes (packbits + zlib)."""
+    return zlib.compress(np.packbits(mask.astype(bool), axis=None).tobytes(), 1)
+
+
+def unpack_mask(payload: bytes, height: int, width: int) -> np.ndarray:
+    """Inverse of pack_mask: (height, width) uint8 {0,1}."""
+    bits = np.frombuffer(zlib.decompress(payload), dtype=np.uint8)
+    return np.unpackbits(bits, count=height * width).reshape(height, width)
+
+
+def read_journal(path: Path) -> tuple[list[tuple[Window, bytes]], int]:
+    """Valid records (window, packed mask) in order and the byte length they span.
+
+    A missing file or a wrong magic gives no records; reading stops at the first torn/corrupt one.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    if not data.startswith(MAGIC):
+        return [], 0
+    records: list[tuple[Window, bytes]] = []
+    offset = len(MAGIC)
+    while offset + _HEADER.size <= len(data):
+        tag, col, row, width, height, length, crc = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        payload = data[start : start + length]
+        if tag != _TAG or len(payload) != length or zlib.crc32(payload) != crc:
+            break
+        records.append((Window(col, row, width, height), payload))
+        offset = start + length
+    return records, offset
+
+
+def has_records(path: Path) -> bool:
+    """True when the journal holds at least one complete record."""
+    return bool(read_journal(path)[0])
+
+
+class Journal:
+    """Appends records durably (write + fsync before `append` returns)."""
+
+    def __init__(self, path: Path, valid_length: int = 0) -> None:
+        """Open for appending; bytes past `valid_length` (a torn tail) are cut off first."""
+        self.path = path
+        new = not path.exists() or valid_length < len(MAGIC)
+        self._file = open(path, "wb" if new else "r+b")  # noqa: SIM115 - kept open for appends
+        if new:
+            self._file.write(MAGIC)
+            self._sync()
+            sync_directory(path.parent)
+        else:
+            self._file.truncate(valid_length)
+            self._file.seek(valid_length)
+
+    def append(self, window: Window, packed: bytes) -> None:
+        """Record that `window` now holds the packed mask."""
+        header = _HEADER.pack(
+            _TAG,
+            int(window.col_off),
+            int(window.row_off),
+            int(window.width),
+            int(window.height),
+            len(packed),
+            zlib.crc32(packed),
+        )
+        self._file.write(header + packed)
+        self._sync()
+
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def discard(self) -> None:
+        """Close and delete the journal (its content is saved elsewhere or abandoned)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+        sync_directory(self.path.parent)

@@ -1,0 +1,74 @@
+"""Keyboard-shortcut reference built from the window's real ``QAction`` objects.
+
+The table is generated from the actions themselves, so it always shows the shortcuts that are
+actually bound (including user or platform changes) and never drifts from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
+    """(action text without mnemonic ampersands, shortcuts as native text) for each bound action.
+
+    Separators, actions without text and actions without a shortcut are left out; an action bound
+    to several key sequences lists them separated by commas. Duplicates keep their first occurrence.
+    """
+    rows: list[tuple[str, str]] = []
+    for action in actions:
+        if action.isSeparator() or not action.text() or not action.shortcuts():
+            continue
+        text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        keys = ", ".join(
+            seq.toString(QKeySequence.SequenceFormat.NativeText) for seq in action.shortcuts()
+        )
+        if (text, keys) not in rows:
+            rows.append((text, keys))
+    return rows
+
+
+class ShortcutsDialog(QDialog):
+    """Read-only two-column table: action, shortcut."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.table = QTableWidget(len(rows), 2, self)
+        self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        for row, (text, keys) in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(text))
+            self.table.setItem(row, 1, QTableWidgetItem(keys))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(420, min(640, 90 + 30 * len(rows)))
+
+
+def show_shortcuts(parent: QWidget | None, actions: Iterable[QAction]) -> ShortcutsDialog:
+    """Show (non-modal, deleted on close) the shortcut table for ``actions``; return the dialog."""
+    dialog = ShortcutsDialog(shortcut_rows(actions), parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog

@@ -1,0 +1,181 @@
+"""The thread that owns the model: loads checkpoints and answers `PredictRequest`s.
+
+Only the newest pending request is kept: submitting while the worker is busy replaces the waiting
+one, so a fast clicker's intermediate states are never computed. The worker keeps one stateful
+`Predictor` and converges it to each request (same target: add the missing clicks or undo the
+extra ones; other target: read the crop, set the image and the initial mask, replay the clicks).
+Failures are emitted as `failed(title, message)`; a CUDA out-of-memory moves the model to the CPU,
+emits `warning` and retries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QThread, Signal
+from torch import nn
+
+from isegsat.app.annotation import PredictRequest, PredictResult
+from isegsat.app.geo import RasterSource
+from isegsat.inference import load_model, pick_device
+from isegsat.inference.predictor import Predictor
+
+
+@dataclass(frozen=True, eq=False)
+class LoadRequest:
+    """Load the checkpoint at `path`, or take `model` (an RITM-convention nn.Module) as is."""
+
+    path: Path | None = None
+    model: nn.Module | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    device: str
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    return "CPU"
+
+
+class InferenceWorker(QThread):
+    """Start with `start()`, stop with `stop()` (joins the thread)."""
+
+    model_loading = Signal(str)
+    model_ready = Signal(object)  # ModelInfo
+    result_ready = Signal(object)  # PredictResult
+    failed = Signal(str, str)  # title, message
+    warning = Signal(str)
+
+    def __init__(self, zoom_in: bool = True, flip: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self._zoom_in, self._flip = zoom_in, flip
+        self._cond = threading.Condition()
+        self._load: LoadRequest | None = None
+        self._predict: PredictRequest | None = None
+        self._stopping = False
+        self._predictor: Predictor | None = None
+        self._target: tuple[int, Path] | None = None
+        self._sources: dict[Path, RasterSource] = {}
+        self._model_name = ""
+
+    @property
+    def has_model(self) -> bool:
+        return self._predictor is not None or self._load is not None
+
+    def load(self, request: LoadRequest) -> None:
+        with self._cond:
+            self._load = request
+            self._cond.notify()
+
+    def submit(self, request: PredictRequest) -> None:
+        with self._cond:
+            self._predict = request
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self.wait()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stopping or self._load or self._predict):
+                    self._cond.wait()
+                if self._stopping:
+                    break
+                load, self._load = self._load, None
+                predict = None if load else self._predict
+                if predict is not None:
+                    self._predict = None
+            if load is not None:
+                self._do_load(load)
+            elif predict is not None:
+                self._do_predict(predict)
+        for source in self._sources.values():
+            source.close()
+
+    # ------------------------------------------------------------------ jobs (worker thread)
+    def _do_load(self, request: LoadRequest) -> None:
+        name = request.path.name if request.path is not None else type(request.model).__name__
+        self.model_loading.emit(name)
+        try:
+            device = pick_device(request.device)
+            if request.model is not None:
+                model = request.model.to(device).eval()
+            else:
+                model = load_model(request.path, device)
+        except Exception as exc:  # a bad checkpoint must never kill the app
+            self.failed.emit("Cannot load the model", f"{name}: {exc}")
+            return
+        self._predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device=device)
+        self._target = None
+        self._model_name = name
+        self.model_ready.emit(ModelInfo(name, device_name(device)))
+
+    def _do_predict(self, request: PredictRequest) -> None:
+        if self._predictor is None:
+            self.failed.emit("No model", "Open a checkpoint (Model menu) before clicking.")
+            return
+        started = time.perf_counter()
+        try:
+            prob = self._converge(request)
+        except torch.OutOfMemoryError:
+            self._fall_back_to_cpu()
+            try:
+                prob = self._converge(request)
+            except Exception as exc:
+                self.failed.emit("Prediction failed", str(exc))
+                return
+        except Exception as exc:
+            self._target = None
+            self.failed.emit("Prediction failed", str(exc))
+            return
+        latency = time.perf_counter() - started
+        device = device_name(self._predictor.device)
+        self.result_ready.emit(
+            PredictResult(request.seq, request.target_id, prob.copy(), latency, device)
+        )
+
+    def _converge(self, request: PredictRequest):
+        predictor = self._predictor
+        key = (request.target_id, request.image_path)
+        if self._target != key:
+            self._target = None
+            source = self._source(request.image_path)
+            predictor.set_image(source.read_full_res_rgb(request.box.window()))
+            predictor.set_prev_mask(request.prev_mask)
+            self._target = key
+        have, want = predictor.clicks, request.clicks
+        if want[: len(have)] != have:
+            keep = 0
+            while keep < min(len(have), len(want)) and have[keep] == want[keep]:
+                keep += 1
+            for _ in range(len(have) - keep):
+                predictor.undo()
+        for click in want[len(predictor.clicks) :]:
+            predictor.add_click(click.y, click.x, click.is_positive)
+        return predictor.prob
+
+    def _fall_back_to_cpu(self) -> None:
+        model = self._predictor.model.to("cpu")
+        torch.cuda.empty_cache()
+        self._predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device="cpu")
+        self._target = None
+        self.warning.emit("The GPU ran out of memory: the model now runs on the CPU.")
+        self.model_ready.emit(ModelInfo(self._model_name, "CPU"))
+
+    def _source(self, path: Path) -> RasterSource:
+        if path not in self._sources:
+            self._sources[path] = RasterSource.open(path)
+        return self._sources[path]

@@ -1,0 +1,247 @@
+"""The main window: menus and toolbar, the canvas, the annotation dock and the status bar.
+
+It owns the open `Document` (image + label layer), the `InferenceWorker` and the autosave timer;
+annotation logic lives in `AnnotationSession`, canvas wiring in `AnnotationController`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMainWindow, QToolBar
+
+from isegsat.app.actions import build_actions
+from isegsat.app.annotation import AnnotationSession, Mode, SessionConfig
+from isegsat.app.canvas import ImageCanvas
+from isegsat.app.document import Document, open_document
+from isegsat.app.geo import RasterError
+from isegsat.app.inference_worker import InferenceWorker, LoadRequest, ModelInfo
+from isegsat.app.session_controller import AnnotationController
+from isegsat.app.settings import AppSettings
+from isegsat.app.side_panel import SidePanel
+from isegsat.app.status_bar import StatusWidgets
+from isegsat.app.window_dialogs import WindowDialogs
+
+TOOLBAR = ("open_image", "save", "undo", "redo", "accept", "reset", "fit", "actual",
+           "tile_mode", "object_mode", "click_tool", "brush", "eraser")  # fmt: skip
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: AppSettings | None = None,
+        device: str | None = None,
+        worker: InferenceWorker | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("isegsat")
+        self.resize(1280, 860)
+        self.settings = settings or AppSettings()
+        self.device = device if device is not None else self.settings.device
+        self.document: Document | None = None
+        self.canvas = ImageCanvas(self)
+        self.setCentralWidget(self.canvas)
+        self.worker = worker or InferenceWorker(parent=self)
+        self.controller = AnnotationController(self.canvas, self.worker, self)
+        self.actions, self.menus = build_actions(self)
+        self.panel = SidePanel(
+            self.settings.threshold, self.settings.opacity, self.settings.tile_size, self
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
+        self.status = StatusWidgets(self.statusBar())
+        self.dialogs = WindowDialogs(self)
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("main_toolbar")
+        toolbar.addActions([self.actions[name] for name in TOOLBAR])
+        self.addToolBar(toolbar)
+        self.autosave = QTimer(self)
+        self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
+        self.autosave.timeout.connect(self.save)
+        self.controller.labels.set_opacity(self.settings.opacity)
+        self._connect()
+        self.setAcceptDrops(True)
+        self.worker.start()
+        self._refresh()
+
+    # ------------------------------------------------------------------ wiring
+    def _connect(self) -> None:
+        a, c = self.actions, self.controller
+        triggers = {
+            "open_image": self.dialogs.ask_image,
+            "open_mask": self.dialogs.ask_mask,
+            "save": self.save,
+            "export": self.dialogs.export,
+            "quit": self.close,
+            "undo": lambda: c.run("undo"),
+            "redo": lambda: c.run("redo"),
+            "accept": c.accept,
+            "reset": lambda: c.run("reset"),
+            "fit": self.canvas.fit,
+            "actual": self.canvas.actual_size,
+            "zoom_in": lambda: self.canvas.zoom_by(1.25),
+            "zoom_out": lambda: self.canvas.zoom_by(0.8),
+            "tile_mode": lambda: self._set_mode(Mode.TILE),
+            "object_mode": lambda: self._set_mode(Mode.OBJECT),
+            "next_tile": lambda: c.step_tile(1),
+            "prev_tile": lambda: c.step_tile(-1),
+            "click_tool": lambda: self._set_tool(False, False),
+            "brush": lambda: self._set_tool(True, False),
+            "eraser": lambda: self._set_tool(True, True),
+            "brush_bigger": lambda: self._resize_brush(1),
+            "brush_smaller": lambda: self._resize_brush(-1),
+            "open_checkpoint": self.dialogs.ask_checkpoint,
+            "default_model": self.load_default_model,
+            "shortcuts": self.dialogs.shortcuts,
+        }
+        for name, slot in triggers.items():
+            a[name].triggered.connect(slot)
+        self.dialogs.add_recent_menu(self.menus["&File"], before=a["save"])
+        c.changed.connect(self._refresh)
+        c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.result_applied.connect(lambda r: self.status.show_latency(r.latency_s))
+        self.canvas.cursor_moved.connect(
+            lambda x, y: self.status.show_position(self.canvas_source, x, y)
+        )
+        self.canvas.load_failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.panel.threshold_changed.connect(self._set_threshold)
+        self.panel.opacity_changed.connect(self._set_opacity)
+        self.panel.tile_size_changed.connect(self._set_tile_size)
+        self.worker.model_loading.connect(self.status.show_loading)
+        self.worker.model_ready.connect(self._model_ready)
+        self.worker.failed.connect(self._worker_failed)
+        self.worker.warning.connect(lambda text: self.dialogs.warn("Model", text))
+
+    @property
+    def canvas_source(self):
+        return self.document.source if self.document is not None else None
+
+    # ------------------------------------------------------------------ documents
+    def open_image(
+        self, path: Path, mask: Path | None = None, restart_from_mask: bool = False
+    ) -> bool:
+        """Open an image (and optionally start its labels from `mask`); False after an error
+        dialog. The previous document is saved and closed first."""
+        try:
+            document = open_document(Path(path), mask, self.dialogs.ask_recovery, restart_from_mask)
+        except (RasterError, OSError) as exc:
+            self.dialogs.error("Cannot open the image", str(exc))
+            return False
+        self.close_document()
+        self.document = document
+        self.settings.add_recent_file(document.image_path)
+        config = SessionConfig(tile_size=self.panel.tile_size.value())
+        config.threshold = self.panel.threshold.value() / 100
+        session = AnnotationSession(
+            document.labels, document.image_path, document.source.height,
+            document.source.width, config,
+        )  # fmt: skip
+        self.canvas.set_source(document.source)
+        self.controller.set_session(session)
+        self.controller.show_tile()
+        self.setWindowTitle(f"isegsat — {document.image_path.name}")
+        self.statusBar().showMessage(document.note, 8000)
+        self.autosave.start()
+        return True
+
+    def close_document(self) -> None:
+        if self.document is None:
+            return
+        self.autosave.stop()
+        self.save()
+        self.controller.set_session(None)
+        self.canvas.close_source()
+        self.document.close()
+        self.document = None
+
+    def save(self) -> None:
+        if self.document is None:
+            return
+        try:
+            self.document.labels.flush()
+        except RasterError as exc:
+            self.dialogs.error("Cannot save the labels", f"{exc}\nEdits stay in the journal.")
+
+    # ------------------------------------------------------------------ model
+    def load_model(self, path: Path | None = None, model=None) -> None:
+        self.controller.model_ready = False
+        self.worker.load(LoadRequest(path=path, model=model, device=self.device))
+
+    def load_default_model(self) -> None:
+        from isegsat.resources import default_model_path
+
+        path = default_model_path()
+        if path is None:
+            self.status.show_no_model("no model: Model ▸ Open checkpoint…")
+            self.statusBar().showMessage("No bundled model: open a checkpoint (Model menu).")
+            return
+        self.load_model(path)
+
+    def _model_ready(self, info: ModelInfo) -> None:
+        self.controller.model_ready = True
+        self.status.show_model(info.name, info.device)
+
+    def _worker_failed(self, title: str, message: str) -> None:
+        if not self.worker.has_model:
+            self.status.show_no_model("no model")
+        self.dialogs.error(title, message)
+
+    # ------------------------------------------------------------------ small slots
+    def _set_mode(self, mode: Mode) -> None:
+        self.controller.run("set_mode", mode)
+
+    def _set_tool(self, active: bool, erase: bool) -> None:
+        self.canvas.brush.set_tool(active, erase)
+        self._refresh()
+
+    def _resize_brush(self, step: int) -> None:
+        self.canvas.brush.resize(step)
+        self._refresh()
+
+    def _set_threshold(self, value: float) -> None:
+        self.settings.threshold = value
+        self.controller.set_threshold(value)
+
+    def _set_opacity(self, value: float) -> None:
+        self.settings.opacity = value
+        self.controller.labels.set_opacity(value)
+
+    def _set_tile_size(self, size: int) -> None:
+        self.settings.tile_size = size
+        if self.controller.session is not None:
+            self.controller.session.set_tile_size(size)
+            self.controller.run("goto_tile", 0)
+
+    def _refresh(self) -> None:
+        session = self.controller.session
+        brush = self.canvas.brush
+        self.panel.show_session(session, brush.radius)
+        mode = session.mode if session is not None else Mode.TILE
+        self.actions["tile_mode"].setChecked(mode is Mode.TILE)
+        self.actions["object_mode"].setChecked(mode is Mode.OBJECT)
+        self.actions["click_tool"].setChecked(not brush.active)
+        self.actions["brush"].setChecked(brush.active and not brush.erase)
+        self.actions["eraser"].setChecked(brush.active and brush.erase)
+        self.actions["undo"].setEnabled(session is not None and session.can_undo)
+        self.actions["redo"].setEnabled(session is not None and session.can_redo)
+
+    # ------------------------------------------------------------------ Qt events
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_image(paths[0])
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Save and close the document and stop every thread (idempotent)."""
+        self.close_document()
+        if self.worker.isRunning():
+            self.worker.stop()
+        self.settings.sync()

@@ -1,0 +1,166 @@
+"""Overlays drawn over the image: the label layer, the current target (frame + prediction), clicks.
+
+All items live in image-pixel scene coordinates. The label layer is drawn in chunks of CHUNK x
+CHUNK pixels read from the label store (small windowed reads) only when zoomed in enough (at most
+MAX_DOWNSAMPLE image pixels per screen pixel); a hidden box (the tile being re-predicted) is left
+out so the prediction replaces the old label there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+)
+
+from isegsat.app.annotation import Box, LabelStore, Target
+
+CHUNK = 512
+MAX_DOWNSAMPLE = 8.0
+LABEL_COLOUR = QColor(0, 140, 255)
+PREDICTION_COLOUR = QColor(255, 210, 0)
+CLICK_COLOURS = {True: QColor(0, 220, 0), False: QColor(230, 0, 0)}
+_DOT = 9.0
+
+
+def mask_to_pixmap(mask: np.ndarray, colour: QColor) -> QPixmap:
+    """(h, w) {0, 1} mask → pixmap: `colour` where 1, transparent where 0."""
+    mask = np.ascontiguousarray(mask, dtype=np.uint8)
+    h, w = mask.shape
+    image = QImage(mask.data, w, h, w, QImage.Format.Format_Indexed8)
+    image.setColorTable([QColor(0, 0, 0, 0).rgba(), colour.rgba()])
+    return QPixmap.fromImage(image)
+
+
+class LabelOverlay:
+    """Chunked drawing of the label layer at a shared opacity."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self._scene = scene
+        self._labels: LabelStore | None = None
+        self._size = (0, 0)
+        self._items: dict[tuple[int, int], QGraphicsPixmapItem] = {}
+        self._hidden: Box | None = None
+        self.opacity = 0.45
+
+    def set_labels(self, labels: LabelStore | None, height: int = 0, width: int = 0) -> None:
+        self.clear()
+        self._labels, self._size = labels, (height, width)
+
+    def clear(self) -> None:
+        for item in self._items.values():
+            self._scene.removeItem(item)
+        self._items.clear()
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = opacity
+        for item in self._items.values():
+            item.setOpacity(opacity)
+
+    def set_hidden(self, box: Box | None) -> None:
+        if box == self._hidden:
+            return
+        old, self._hidden = self._hidden, box
+        for changed in (old, box):
+            if changed is not None:
+                self.refresh(changed)
+
+    def update_visible(self, rect: QRectF, downsample: float) -> None:
+        """Draw the chunks intersecting `rect` (scene coords) when zoomed in enough."""
+        visible = downsample <= MAX_DOWNSAMPLE
+        for item in self._items.values():
+            item.setVisible(visible)
+        if not visible or self._labels is None:
+            return
+        height, width = self._size
+        r0, c0 = max(0, int(rect.top()) // CHUNK), max(0, int(rect.left()) // CHUNK)
+        r1 = min((height - 1) // CHUNK, int(rect.bottom()) // CHUNK)
+        c1 = min((width - 1) // CHUNK, int(rect.right()) // CHUNK)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                if (r, c) not in self._items:
+                    self._draw(r, c)
+
+    def refresh(self, box: Box) -> None:
+        """Redraw the already drawn chunks intersecting `box` (after a write or undo)."""
+        for r in range(box.row // CHUNK, (box.row + box.height - 1) // CHUNK + 1):
+            for c in range(box.col // CHUNK, (box.col + box.width - 1) // CHUNK + 1):
+                if (r, c) in self._items:
+                    self._draw(r, c)
+
+    def _draw(self, r: int, c: int) -> None:
+        height, width = self._size
+        chunk = Box(
+            r * CHUNK, c * CHUNK, min(CHUNK, height - r * CHUNK), min(CHUNK, width - c * CHUNK)
+        )
+        mask = np.array(self._labels.read(chunk.window()), dtype=np.uint8)
+        hidden = self._hidden
+        if hidden is not None:
+            r0, c0 = max(hidden.row - chunk.row, 0), max(hidden.col - chunk.col, 0)
+            r1 = max(min(hidden.row + hidden.height - chunk.row, chunk.height), 0)
+            c1 = max(min(hidden.col + hidden.width - chunk.col, chunk.width), 0)
+            mask[r0:r1, c0:c1] = 0
+        item = self._items.get((r, c))
+        if item is None:
+            item = QGraphicsPixmapItem()
+            item.setPos(chunk.col, chunk.row)
+            item.setZValue(10)
+            item.setOpacity(self.opacity)
+            self._scene.addItem(item)
+            self._items[(r, c)] = item
+        item.setPixmap(mask_to_pixmap(mask, LABEL_COLOUR))
+
+
+class TargetOverlay:
+    """The current tile/object: dashed frame, thresholded prediction and click dots."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self._scene = scene
+        self._frame = QGraphicsRectItem()
+        pen = QPen(QColor(255, 255, 255), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._frame.setPen(pen)
+        self._frame.setZValue(30)
+        self._frame.setVisible(False)
+        scene.addItem(self._frame)
+        self._mask = QGraphicsPixmapItem()
+        self._mask.setZValue(20)
+        self._mask.setOpacity(0.55)
+        scene.addItem(self._mask)
+        self._dots: list[QGraphicsEllipseItem] = []
+
+    def show(self, frame: Box | None, target: Target | None, mask: np.ndarray | None) -> None:
+        """Draw `frame` (tile or object box), `mask` ((h, w) {0,1} on target.box) and clicks."""
+        self._frame.setVisible(frame is not None)
+        if frame is not None:
+            self._frame.setRect(QRectF(frame.col, frame.row, frame.width, frame.height))
+        for dot in self._dots:
+            self._scene.removeItem(dot)
+        self._dots.clear()
+        if target is None or mask is None:
+            self._mask.setVisible(False)
+            return
+        self._mask.setPixmap(mask_to_pixmap(mask, PREDICTION_COLOUR))
+        self._mask.setPos(target.box.col, target.box.row)
+        self._mask.setVisible(True)
+        for click in target.clicks:
+            self._dots.append(self._dot(click.x + 0.5, click.y + 0.5, click.is_positive))
+
+    def _dot(self, x: float, y: float, positive: bool) -> QGraphicsEllipseItem:
+        dot = QGraphicsEllipseItem(-_DOT / 2, -_DOT / 2, _DOT, _DOT)
+        dot.setPos(x, y)
+        dot.setBrush(QBrush(CLICK_COLOURS[positive]))
+        dot.setPen(QPen(QColor(255, 255, 255), 1))
+        dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        dot.setZValue(40)
+        self._scene.addItem(dot)
+        return dot
+
+    def set_prediction_opacity(self, opacity: float) -> None:
+        self._mask.setOpacity(opacity)

@@ -1,0 +1,128 @@
+"""Glue between the canvas, the annotation session, the inference worker and the overlays.
+
+Runs on the GUI thread and never calls the model or reads large rasters: it turns canvas events
+into session actions, hands the session's requests to the worker, applies the worker's results and
+redraws what changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from isegsat.app.annotation import AnnotationSession, Change, Mode, PredictResult
+from isegsat.app.brush import Stroke
+from isegsat.app.canvas import ImageCanvas
+from isegsat.app.inference_worker import InferenceWorker
+from isegsat.app.overlay import LabelOverlay, TargetOverlay
+
+
+class AnnotationController(QObject):
+    """Drives one `AnnotationSession` (replaced on every image open) from the canvas."""
+
+    changed = Signal()  # session state changed (progress, undo availability, mode)
+    message = Signal(str)  # transient status-bar text
+    result_applied = Signal(object)  # PredictResult that reached the session
+
+    def __init__(self, canvas: ImageCanvas, worker: InferenceWorker, parent=None) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.worker = worker
+        self.session: AnnotationSession | None = None
+        self.labels = LabelOverlay(canvas.scene())
+        self.target = TargetOverlay(canvas.scene())
+        self.model_ready = False
+        canvas.clicked.connect(self.click)
+        canvas.brush.stroke_finished.connect(self.stroke)
+        canvas.view_changed.connect(self._update_label_chunks)
+        worker.result_ready.connect(self.apply)
+
+    def set_session(self, session: AnnotationSession | None) -> None:
+        self.session = session
+        if session is None:
+            self.labels.set_labels(None)
+        else:
+            self.labels.set_labels(session.labels, session.height, session.width)
+            self._update_label_chunks()
+        self._redraw(Change())
+
+    # ------------------------------------------------------------------ actions
+    def click(self, y: int, x: int, positive: bool) -> None:
+        if self.session is None:
+            return
+        if not self.model_ready:
+            self.message.emit("No model loaded: Model ▸ Open checkpoint… first.")
+            return
+        change = self.session.click(y, x, positive)
+        if change.request is None:
+            self.message.emit("Accept (Space) or reset (Esc) the framed target first.")
+        self._redraw(change)
+
+    def apply(self, result: PredictResult) -> None:
+        if self.session is None:
+            return
+        change = self.session.apply(result)
+        if change is not None:
+            self.result_applied.emit(result)
+            self._redraw(change)
+
+    def stroke(self, stroke: Stroke) -> None:
+        if self.session is None:
+            return
+        painted = stroke.rasterise(self.session.height, self.session.width)
+        if painted is not None:
+            box, footprint = painted
+            self._redraw(self.session.paint(box, footprint, 0 if stroke.erase else 1))
+
+    def accept(self) -> None:
+        if self.session is None:
+            return
+        if self.session.pending:
+            self.message.emit("Waiting for the model's answer to the last click…")
+            return
+        self._redraw(self.session.accept())
+        if self.session.mode is Mode.TILE:
+            self.show_tile()
+
+    def run(self, action: str, *args) -> None:
+        """Call session method `action` (undo, redo, reset, goto_tile, set_mode) and redraw."""
+        if self.session is not None:
+            self._redraw(getattr(self.session, action)(*args))
+
+    def step_tile(self, step: int) -> None:
+        if self.session is not None:
+            self.run("goto_tile", self.session.tile_index + step)
+            self.show_tile()
+
+    def show_tile(self) -> None:
+        box = self.session.tile_box
+        self.canvas.center_on_box(box.col, box.row, box.width, box.height)
+
+    def set_threshold(self, threshold: float) -> None:
+        if self.session is not None:
+            self.session.config.threshold = threshold
+            self._redraw(Change())
+
+    # ------------------------------------------------------------------ drawing
+    def _redraw(self, change: Change) -> None:
+        session = self.session
+        if change.request is not None:
+            self.worker.submit(change.request)
+        if session is None:
+            self.target.show(None, None, None)
+            self.changed.emit()
+            return
+        target = session.target
+        tile_mode = session.mode is Mode.TILE
+        frame = session.tile_box if tile_mode else (target.box if target else None)
+        hide = target.box if tile_mode and target is not None and target.clicks else None
+        self.labels.set_hidden(hide)
+        if change.label_box is not None:
+            self.labels.refresh(change.label_box)
+        shown = session.current_mask() if target is not None and target.clicks else None
+        self.target.show(frame, target, shown)
+        self.changed.emit()
+
+    def _update_label_chunks(self) -> None:
+        view = self.canvas
+        rect = view.mapToScene(view.viewport().rect()).boundingRect()
+        self.labels.update_visible(rect, 1.0 / max(view.scale_factor(), 1e-9))

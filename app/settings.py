@@ -1,0 +1,212 @@
+"""Typed, validated access to the app's persistent settings (QSettings "isegsat"/"isegsat").
+
+Every key has one default, declared in ``DEFAULTS``; a stored value that is missing, of the wrong
+type or out of range reads back as that default, so a corrupt settings file never breaks the app.
+Setters reject bad values with ``ValueError``. Settings live in an INI file in the user scope, so
+tests redirect them with ``QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, dir)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+ORGANISATION = "isegsat"
+APPLICATION = "isegsat"
+MAX_RECENT = 10
+
+_DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class SettingsDefaults:
+    """Default value of every scalar setting."""
+
+    tile_size: int = 500
+    opacity: float = 0.45
+    threshold: float = 0.49
+    autosave_seconds: int = 60
+    device: str | None = None  # None: pick CUDA when available, else CPU
+
+
+DEFAULTS = SettingsDefaults()
+
+
+def _as_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("a boolean is not an integer setting")
+    if isinstance(raw, float) and not raw.is_integer():
+        raise ValueError(f"{raw} is not an integer")
+    return int(raw)
+
+
+def _valid_tile_size(raw: Any) -> int:
+    value = _as_int(raw)
+    if not 64 <= value <= 4096:
+        raise ValueError(f"tile size must be within 64..4096 pixels, got {value}")
+    return value
+
+
+def _valid_opacity(raw: Any) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"opacity must be within 0..1, got {value}")
+    return value
+
+
+def _valid_threshold(raw: Any) -> float:
+    value = float(raw)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"threshold must be strictly between 0 and 1, got {value}")
+    return value
+
+
+def _valid_autosave(raw: Any) -> int:
+    value = _as_int(raw)
+    if not 0 <= value <= 3600:
+        raise ValueError(f"autosave interval must be within 0..3600 s (0 = off), got {value}")
+    return value
+
+
+def _valid_device(raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    value = str(raw).strip().lower()
+    if not _DEVICE_PATTERN.match(value):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {raw!r}")
+    return value
+
+
+class AppSettings:
+    """Typed wrapper around a ``QSettings`` store; reads fall back to ``DEFAULTS``."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self._store = store or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+        )
+
+    @property
+    def file_name(self) -> str:
+        """Path of the backing settings file."""
+        return self._store.fileName()
+
+    def sync(self) -> None:
+        """Write pending changes to disk."""
+        self._store.sync()
+
+    # -- scalar settings -------------------------------------------------------------------
+
+    def _read(self, key: str, validate: Callable[[Any], Any]) -> Any:
+        raw = self._store.value(key)
+        if raw is None:
+            return getattr(DEFAULTS, key)
+        try:
+            return validate(raw)
+        except (TypeError, ValueError):
+            return getattr(DEFAULTS, key)
+
+    def _write(self, key: str, validate: Callable[[Any], Any], value: Any) -> None:
+        try:
+            checked = validate(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid {key} setting: {exc}") from exc
+        self._store.setValue(key, "" if checked is None else checked)
+
+    @property
+    def tile_size(self) -> int:
+        """Edge of the square tile the annotator accepts at once, in image pixels."""
+        return self._read("tile_size", _valid_tile_size)
+
+    @tile_size.setter
+    def tile_size(self, value: int) -> None:
+        self._write("tile_size", _valid_tile_size, value)
+
+    @property
+    def opacity(self) -> float:
+        """Mask overlay opacity in [0, 1]."""
+        return self._read("opacity", _valid_opacity)
+
+    @opacity.setter
+    def opacity(self, value: float) -> None:
+        self._write("opacity", _valid_opacity, value)
+
+    @property
+    def threshold(self) -> float:
+        """Probability above which a pixel is a building, in (0, 1)."""
+        return self._read("threshold", _valid_threshold)
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._write("threshold", _valid_threshold, value)
+
+    @property
+    def autosave_seconds(self) -> int:
+        """Interval between automatic label saves in seconds; 0 disables autosave."""
+        return self._read("autosave_seconds", _valid_autosave)
+
+    @autosave_seconds.setter
+    def autosave_seconds(self, value: int) -> None:
+        self._write("autosave_seconds", _valid_autosave, value)
+
+    @property
+    def device(self) -> str | None:
+        """Torch device for inference ("cpu", "cuda", "cuda:N", "mps"), None for automatic."""
+        return self._read("device", _valid_device)
+
+    @device.setter
+    def device(self, value: str | None) -> None:
+        self._write("device", _valid_device, value)
+
+    # -- most-recently-used lists ----------------------------------------------------------
+
+    def _read_paths(self, key: str) -> list[Path]:
+        raw = self._store.value(key)
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            return []
+        paths: list[Path] = []
+        for item in raw:
+            if isinstance(item, str) and item and Path(item) not in paths:
+                paths.append(Path(item))
+        return paths[:MAX_RECENT]
+
+    def _push_path(self, key: str, path: Path | str) -> None:
+        resolved = Path(path).expanduser().resolve()
+        paths = [resolved] + [p for p in self._read_paths(key) if p != resolved]
+        self._store.setValue(key, [str(p) for p in paths[:MAX_RECENT]])
+
+    def _drop_path(self, key: str, path: Path | str) -> None:
+        resolved = Path(path).expanduser().resolve()
+        self._store.setValue(key, [str(p) for p in self._read_paths(key) if p != resolved])
+
+    @property
+    def recent_files(self) -> list[Path]:
+        """Recently opened rasters, most recent first (at most ``MAX_RECENT``)."""
+        return self._read_paths("recent_files")
+
+    def add_recent_file(self, path: Path | str) -> None:
+        """Put ``path`` (made absolute) at the top of the recent rasters."""
+        self._push_path("recent_files", path)
+
+    def remove_recent_file(self, path: Path | str) -> None:
+        """Forget ``path``, e.g. after it failed to open."""
+        self._drop_path("recent_files", path)
+
+    @property
+    def recent_checkpoints(self) -> list[Path]:
+        """Recently chosen model checkpoints, most recent first (at most ``MAX_RECENT``)."""
+        return self._read_paths("recent_checkpoints")
+
+    def add_recent_checkpoint(self, path: Path | str) -> None:
+        """Put ``path`` (made absolute) at the top of the recent checkpoints."""
+        self._push_path("recent_checkpoints", path)
+
+    def remove_recent_checkpoint(self, path: Path | str) -> None:
+        """Forget ``path``, e.g. after it failed to load."""
+        self._drop_path("recent_checkpoints", path)

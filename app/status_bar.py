@@ -1,0 +1,55 @@
+"""Status bar widgets: cursor position (pixels, map coordinates, CRS), device, click latency and a
+busy indicator while the model loads."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+from isegsat.app.geo import RasterSource
+
+
+def crs_name(crs) -> str:
+    if crs is None:
+        return "no CRS"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+def describe_position(source: RasterSource, x: float, y: float) -> str:
+    """'col, row px | E x, N y (CRS)' for image pixel position (x, y) (fractional pixels)."""
+    if not (0 <= x < source.width and 0 <= y < source.height):
+        return ""
+    east, north = source.transform @ (x, y)
+    return f"px {int(x)}, {int(y)}  |  {east:.2f}, {north:.2f}  {crs_name(source.crs)}"
+
+
+class StatusWidgets:
+    def __init__(self, bar: QStatusBar) -> None:
+        self.bar = bar
+        self.position = QLabel()
+        self.device = QLabel("no model")
+        self.latency = QLabel()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setVisible(False)
+        for widget in (self.position, self.busy, self.device, self.latency):
+            bar.addPermanentWidget(widget)
+
+    def show_position(self, source: RasterSource | None, x: float, y: float) -> None:
+        self.position.setText(describe_position(source, x, y) if source is not None else "")
+
+    def show_loading(self, name: str) -> None:
+        self.busy.setVisible(True)
+        self.device.setText(f"loading {name}…")
+
+    def show_model(self, name: str, device: str) -> None:
+        self.busy.setVisible(False)
+        self.device.setText(f"{name} on {device}")
+
+    def show_no_model(self, why: str) -> None:
+        self.busy.setVisible(False)
+        self.device.setText(why)
+
+    def show_latency(self, seconds: float) -> None:
+        self.latency.setText(f"last click {seconds * 1000:.0f} ms")

@@ -1,0 +1,164 @@
+"""The main window end to end: open a GeoTIFF, click on a building, accept, undo/redo, brush,
+errors shown as dialogs (the app keeps running)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QMessageBox
+from rasterio.windows import Window
+
+from isegsat.app.annotation import Mode
+from isegsat.app.inference_worker import InferenceWorker
+from isegsat.app.main_window import MainWindow
+from isegsat.app.settings import AppSettings
+
+RESULT_TIMEOUT_MS = 20000
+
+
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every QMessageBox.critical/warning (title, text) instead of a modal dialog."""
+    shown: list[tuple[str, str]] = []
+    record = lambda parent, title, text, *rest: shown.append((title, text))  # noqa: E731
+    monkeypatch.setattr(QMessageBox, "critical", record)
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, errors, test_model):
+    win = MainWindow(AppSettings(), worker=InferenceWorker(zoom_in=False, flip=False))
+    qtbot.addWidget(win)
+    win.resize(900, 700)
+    win.show()
+    with qtbot.waitSignal(win.worker.model_ready, timeout=RESULT_TIMEOUT_MS):
+        win.load_model(model=test_model)
+    yield win
+    win.shutdown()
+
+
+def click_image(qtbot, win: MainWindow, y: int, x: int, positive: bool = True) -> None:
+    """A real mouse click on the viewport at the centre of image pixel (y, x)."""
+    pos: QPoint = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
+    with qtbot.waitSignal(win.controller.result_applied, timeout=RESULT_TIMEOUT_MS):
+        qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
+
+
+def full_label(win: MainWindow) -> np.ndarray:
+    source = win.document.source
+    return win.document.labels.read(Window(0, 0, source.width, source.height))
+
+
+def test_click_on_a_building_predicts_it_and_accept_writes_the_label(qtbot, window, scene):
+    assert window.open_image(scene.path)
+    qtbot.waitUntil(lambda: bool(window.canvas.loaded_keys()), timeout=RESULT_TIMEOUT_MS)
+    (row, col, h, w), (row2, col2, _, _) = scene.buildings
+    click_image(qtbot, window, row + h // 2, col + w // 2)
+    session = window.controller.session
+    mask = session.current_mask()
+    assert mask[row : row + h, col : col + w].all()
+    assert mask.sum() == h * w  # the other building is out of the model's reach
+    assert full_label(window).sum() == 0
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Space)
+    label = full_label(window)
+    assert label[row : row + h, col : col + w].all() and label.sum() == h * w
+    assert session.done == {0}
+    assert "ms" in window.status.latency.text() and "CPU" in window.status.device.text()
+
+
+def test_undo_redo_of_clicks_and_accept_from_the_keyboard(qtbot, window, scene):
+    window.open_image(scene.path)
+    (row, col, h, w), (row2, col2, h2, w2) = scene.buildings
+    click_image(qtbot, window, row + h // 2, col + w // 2)
+    click_image(qtbot, window, row2 + h2 // 2, col2 + w2 // 2)
+    session = window.controller.session
+    assert session.current_mask().sum() == h * w + h2 * w2
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.current_mask().sum() == h * w and len(session.target.clicks) == 1
+    window.actions["accept"].trigger()
+    assert full_label(window).sum() == h * w
+    window.actions["undo"].trigger()
+    assert full_label(window).sum() == 0 and len(session.target.clicks) == 1
+    window.actions["redo"].trigger()
+    assert full_label(window).sum() == h * w and session.target is None
+
+
+def test_negative_click_removes_pixels_near_it(qtbot, window, scene):
+    window.open_image(scene.path)
+    row, col, h, w = scene.buildings[0]
+    click_image(qtbot, window, row + 5, col + 5)
+    click_image(qtbot, window, row + h - 1, col + w - 1, positive=False)
+    mask = window.controller.session.current_mask()
+    assert mask[row + h - 1, col + w - 1] == 0 and mask[row, col] == 1
+
+
+def test_brush_stroke_writes_the_label_and_undoes(qtbot, window, scene):
+    window.open_image(scene.path)
+    window.actions["brush"].trigger()
+    viewport = window.canvas.viewport()
+    start = window.canvas.mapFromScene(QPointF(100.5, 60.5))
+    end = window.canvas.mapFromScene(QPointF(140.5, 60.5))
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    label = full_label(window)
+    assert label[60, 100:141].all() and label[60 + 20, 120] == 0
+    window.actions["undo"].trigger()
+    assert full_label(window).sum() == 0
+
+
+def test_object_mode_merges_the_clicked_building_only(qtbot, window, scene):
+    window.open_image(scene.path)
+    window.actions["object_mode"].trigger()
+    assert window.controller.session.mode is Mode.OBJECT
+    row, col, h, w = scene.buildings[1]
+    click_image(qtbot, window, row + h // 2, col + w // 2)
+    window.actions["accept"].trigger()
+    label = full_label(window)
+    assert label[row : row + h, col : col + w].all() and label.sum() == h * w
+
+
+def test_a_corrupt_file_shows_an_error_and_the_app_keeps_running(
+    qtbot, window, scene, errors, tmp_path: Path
+):
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 this is not really a tiff")
+    assert not window.open_image(broken)
+    assert errors and errors[0][0] == "Cannot open the image" and "broken.tif" in errors[0][1]
+    assert window.open_image(scene.path)
+    click_image(qtbot, window, scene.buildings[0][0] + 3, scene.buildings[0][1] + 3)
+
+
+def test_a_bad_checkpoint_shows_an_error_dialog(qtbot, window, errors, tmp_path: Path):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with qtbot.waitSignal(window.worker.failed, timeout=RESULT_TIMEOUT_MS):
+        window.load_model(bad)
+    assert errors[-1][0] == "Cannot load the model" and "bad.pth" in errors[-1][1]
+    assert window.isVisible()
+
+
+def test_reopening_after_a_crash_offers_recovery(qtbot, window, scene, monkeypatch):
+    window.open_image(scene.path)
+    row, col, h, w = scene.buildings[0]
+    click_image(qtbot, window, row + h // 2, col + w // 2)
+    window.actions["accept"].trigger()
+    window.canvas.close_source()
+    window.document.close()  # unflushed: the journal keeps the accept, as after a crash
+    window.document = None
+    asked = []
+    monkeypatch.setattr(window.dialogs, "ask_recovery", lambda path: asked.append(path) or True)
+    assert window.open_image(scene.path)
+    assert asked and full_label(window).sum() == h * w
+
+
+def test_status_bar_shows_map_coordinates_and_crs(qtbot, window, scene):
+    window.open_image(scene.path)
+    window.canvas.cursor_moved.emit(10.0, 20.0)
+    text = window.status.position.text()
+    assert "EPSG:32633" in text and "500003.00, 4999994.00" in text

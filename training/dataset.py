@@ -1,0 +1,156 @@
+"""Datasets over a folder prepared by ``isegsat-prepare`` (``manifest.csv`` + PNG crops).
+
+No rasterio here: training only reads the PNG crops.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from isegsat.training.augment import augment
+from isegsat.training.points_sampler import MultiPointSampler, building_objects, empty_points
+
+MAX_AUGMENT_TRIES = 20
+
+
+class DataError(ValueError):
+    """The prepared data folder is missing or unusable (the message says how to fix it)."""
+
+
+@dataclass(frozen=True)
+class CropRecord:
+    crop_id: str
+    image: Path
+    mask: Path
+    building_fraction: float
+    split: str
+
+
+def read_manifest(data_dir: str | Path, split: str | None = None) -> list[CropRecord]:
+    """The crops listed in ``data_dir/manifest.csv`` (optionally one split), paths absolute."""
+    data_dir = Path(data_dir)
+    manifest = data_dir / "manifest.csv"
+    if not manifest.is_file():
+        raise DataError(
+            f"no manifest.csv in {data_dir}: run `isegsat-prepare --inria ROOT --out {data_dir}` "
+            "first (or pass the folder it wrote with --data)"
+        )
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    needed = {"crop_id", "image", "mask", "building_fraction", "split"}
+    if rows and not needed <= set(rows[0]):
+        raise DataError(f"{manifest} lacks columns {sorted(needed - set(rows[0]))}")
+    return [
+        CropRecord(
+            row["crop_id"],
+            data_dir / row["image"],
+            data_dir / row["mask"],
+            float(row["building_fraction"]),
+            row["split"],
+        )
+        for row in rows
+        if split is None or row["split"] == split
+    ]
+
+
+def load_crop(record: CropRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(HxWx3 uint8 RGB, HxW uint8 {0, 1}) of one prepared crop."""
+    bgr = cv2.imread(str(record.image), cv2.IMREAD_COLOR)
+    mask = cv2.imread(str(record.mask), cv2.IMREAD_GRAYSCALE)
+    if bgr is None or mask is None:
+        raise DataError(f"cannot read crop {record.crop_id} ({record.image} / {record.mask})")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (mask > 127).astype(np.uint8)
+
+
+class ClickSegmentationDataset(Dataset):
+    """Training samples: augmented crop, target object mask and sampled clicks (RITM style).
+
+    Item: ``{'images': float32 (3, H, W) RGB in [0, 1], 'instances': float32 (1, H, W) {0, 1},
+    'points': float32 (2·max_num_points, 3)}`` with (H, W) = ``crop_size``. Crops without any
+    building are skipped (as RITM does); a view whose crop misses every building is redrawn.
+    ``augment=False`` gives deterministic views for validation (no colour change, seeded by
+    index). ``interactive=False`` returns no clicks (all padding) and the whole building mask as
+    target (the non-interactive baseline).
+    """
+
+    def __init__(
+        self,
+        records: list[CropRecord],
+        sampler: MultiPointSampler,
+        crop_size: tuple[int, int] = (320, 480),
+        scale_range: tuple[float, float] = (0.75, 1.40),
+        min_object_area: int = 80,
+        epoch_len: int = 0,
+        train: bool = True,
+        interactive: bool = True,
+    ) -> None:
+        self.records = [r for r in records if r.building_fraction > 0]
+        if not self.records:
+            raise DataError("no crop with a building in this split; nothing to train on")
+        self.sampler = sampler
+        self.crop_size = tuple(crop_size)
+        self.scale_range = tuple(scale_range)
+        self.min_object_area = min_object_area
+        self.epoch_len = epoch_len or len(self.records)
+        self.train = train
+        self.interactive = interactive
+
+    def __len__(self) -> int:
+        return self.epoch_len
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        # Training draws from torch's RNG (seeded per DataLoader worker and per rank);
+        # validation views depend on the index only.
+        seed = int(torch.randint(2**62, ()).item()) if self.train else index
+        rng = np.random.default_rng(seed)
+        record_index = index % len(self.records)
+        for _ in range(MAX_AUGMENT_TRIES):
+            image, mask = load_crop(self.records[record_index])
+            image, mask = self._view(image, mask, rng)
+            objects = building_objects(mask, self.min_object_area)
+            if objects:
+                break
+            record_index = int(rng.integers(len(self.records)))
+        else:
+            raise DataError("could not find a crop view holding a building")
+        if self.interactive:
+            target = self.sampler.sample(objects, rng)
+            instances, points = target.mask, target.points
+        else:
+            instances = mask.astype(np.float32)
+            points = empty_points(self.sampler.max_num_points)
+        return {
+            "images": torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0),
+            "instances": torch.from_numpy(instances)[None],
+            "points": torch.from_numpy(points),
+        }
+
+    def _view(
+        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.train:
+            return augment(image, mask, self.crop_size, rng, self.scale_range)
+        return _center_view(image, mask, self.crop_size)
+
+
+def _center_view(
+    image: np.ndarray, mask: np.ndarray, crop_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre crop (zero-padded when the crop is larger than the image)."""
+    crop_h, crop_w = crop_size
+    pad_h, pad_w = max(0, crop_h - mask.shape[0]), max(0, crop_w - mask.shape[1])
+    if pad_h or pad_w:
+        pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+        image, mask = np.pad(image, (*pads, (0, 0))), np.pad(mask, pads)
+    top, left = (mask.shape[0] - crop_h) // 2, (mask.shape[1] - crop_w) // 2
+    return (
+        np.ascontiguousarray(image[top : top + crop_h, left : left + crop_w]),
+        np.ascontiguousarray(mask[top : top + crop_h, left : left + crop_w]),
+    )

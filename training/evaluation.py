@@ -1,0 +1,271 @@
+"""RITM's interactive evaluation protocol: simulated clicks on each crop, one IoU per click.
+
+Per sample (RITM ``evaluate_sample`` run for all clicks, as in its ``--iou-analysis`` mode): the
+prediction starts empty; for k = 1..K the evaluation clicker (``next_click``) places a click on the
+largest error region, the predictor returns a probability map, the mask is ``prob > pred_thr``
+and its IoU with the ground truth is recorded. Crops come from ``isegsat-prepare``'s manifest;
+crops without a building pixel are dropped and counted, like the study (1940 of 2500 kept).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from isegsat.inference.clicks import Click, clicks_to_points, next_click
+from isegsat.inference.predictor import Predictor
+from isegsat.training.metrics import iou, summarize_model
+
+PRED_THRESHOLD = 0.49
+MANIFEST_COLUMNS = ("crop_id", "city", "image", "mask", "split")
+
+
+class EvaluationDataError(ValueError):
+    """The prepared data cannot be evaluated: missing manifest or file, unknown split or city."""
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One sample's evaluation: the clicks made, (K,) float64 IoU after each, seconds per click."""
+
+    clicks: tuple[Click, ...]
+    ious: np.ndarray
+    seconds_per_click: float
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One prepared crop: ``image`` an RGB PNG, ``mask`` a 0/255 PNG, both absolute paths."""
+
+    crop_id: str
+    city: str
+    image: Path
+    mask: Path
+
+
+@dataclass(frozen=True)
+class CropSelection:
+    """The non-empty crops to evaluate (manifest order) and the empty crops dropped, per city."""
+
+    crops: tuple[Crop, ...]
+    empty_dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CropResult:
+    """A crop's evaluation: (K,) IoUs with clicks, or (1,) the IoU of a click-free baseline."""
+
+    crop_id: str
+    city: str
+    ious: np.ndarray
+    seconds_per_click: float
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """Every crop's result for one model (``name``: its checkpoint's file stem).
+
+    ``interactive`` False marks a click-free baseline: each ``CropResult.ious`` is then (1,).
+    """
+
+    name: str
+    interactive: bool
+    max_clicks: int
+    results: tuple[CropResult, ...]
+    empty_dropped: dict[str, int]
+
+    def metrics(self) -> dict[str, object]:
+        """{"overall": block, "per_city": {city: block}}, blocks keyed by ``metric_keys``."""
+        return summarize_model(
+            [r.ious for r in self.results],
+            [r.seconds_per_click for r in self.results],
+            [r.city for r in self.results],
+            self.empty_dropped,
+            self.interactive,
+            self.max_clicks,
+        )
+
+
+def evaluate_sample(
+    image: np.ndarray,
+    gt_mask: np.ndarray,
+    predictor: Predictor,
+    max_clicks: int = 20,
+    pred_thr: float = PRED_THRESHOLD,
+) -> SampleResult:
+    """Run ``max_clicks`` simulated clicks on one image through ``predictor``.
+
+    image: HxWx3 uint8 RGB; gt_mask: HxW int/bool (1 object, -1 ignored, else background).
+    Clicks are in pixel (y, x) of ``image``. ``seconds_per_click`` covers set_image, clicker,
+    prediction and IoU, divided by ``max_clicks``.
+    """
+    if max_clicks < 1:
+        raise ValueError(f"max_clicks must be >= 1, got {max_clicks}")
+    gt = np.asarray(gt_mask)
+    if gt.shape != image.shape[:2]:
+        raise ValueError(f"gt_mask {gt.shape} does not match image {image.shape[:2]}")
+    start = time.perf_counter()
+    predictor.set_image(image)
+    pred_mask = np.zeros(gt.shape, dtype=bool)
+    clicks: list[Click] = []
+    ious = np.empty(max_clicks, dtype=np.float64)
+    with torch.no_grad():
+        for k in range(max_clicks):
+            click = next_click(gt, pred_mask, clicks)
+            clicks.append(click)
+            prob = predictor.add_click(click.y, click.x, click.is_positive)
+            pred_mask = prob > pred_thr
+            ious[k] = iou(gt, pred_mask)
+    elapsed = time.perf_counter() - start
+    return SampleResult(tuple(clicks), ious, elapsed / max_clicks)
+
+
+def predict_without_clicks(
+    model: torch.nn.Module, image: np.ndarray, device: torch.device
+) -> np.ndarray:
+    """HxW float32 probability of a model run once with no clicks and an all-zero previous mask.
+
+    This is how a non-interactive baseline (``isegsat-train --preset baseline``) segments.
+    image: HxWx3 uint8 RGB. ``model`` must already be on ``device`` in eval mode.
+    """
+    height, width = image.shape[:2]
+    rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    channels = [rgb]
+    if model.with_prev_mask:
+        channels.append(torch.zeros(1, height, width))
+    batch = torch.cat(channels).unsqueeze(0).to(device)
+    points = torch.from_numpy(clicks_to_points([[]])).to(device)
+    with torch.no_grad():
+        logits = model(batch, points)["instances"]
+    return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
+
+
+def evaluate_without_clicks(
+    image: np.ndarray,
+    gt_mask: np.ndarray,
+    model: torch.nn.Module,
+    device: torch.device,
+    pred_thr: float = PRED_THRESHOLD,
+) -> tuple[float, float]:
+    """(IoU, seconds) of a click-free forward pass on one image; see ``predict_without_clicks``."""
+    start = time.perf_counter()
+    prob = predict_without_clicks(model, image, device)
+    value = iou(gt_mask, prob > pred_thr)
+    return value, time.perf_counter() - start
+
+
+def select_crops(
+    data_dir: Path,
+    split: str = "test",
+    cities: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> CropSelection:
+    """The crops of ``split`` (and ``cities``) listed in ``data_dir/manifest.csv``, empties dropped.
+
+    Emptiness is read from the mask PNG (no pixel > 0). With ``limit`` the first ``limit``
+    non-empty crops in manifest order are kept and ``empty_dropped`` counts the empty crops met
+    before the last of them. Raises EvaluationDataError naming what is wrong.
+    """
+    rows = _read_manifest(Path(data_dir))
+    splits = sorted({row["split"] for row in rows})
+    if split not in splits:
+        raise EvaluationDataError(f"unknown split {split!r}; the manifest has {splits}")
+    rows = [row for row in rows if row["split"] == split]
+    if cities:
+        known = sorted({row["city"] for row in rows})
+        unknown = sorted(set(cities) - set(known))
+        if unknown:
+            raise EvaluationDataError(
+                f"unknown cities {unknown} in split {split!r}; it has {known}"
+            )
+        rows = [row for row in rows if row["city"] in set(cities)]
+    kept: list[Crop] = []
+    dropped: Counter[str] = Counter()
+    for crop in _crops(Path(data_dir), rows):
+        if not np.any(read_mask(crop.mask)):
+            dropped[crop.city] += 1
+            continue
+        kept.append(crop)
+        if limit is not None and len(kept) >= limit:
+            break
+    return CropSelection(tuple(kept), dict(sorted(dropped.items())))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """HxWx3 uint8 RGB from an image file (OpenCV reads BGR; converted)."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise EvaluationDataError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """HxW int32 ground truth (1 building, 0 background) from a 0/255 mask PNG."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise EvaluationDataError(f"cannot read mask {path}")
+    return (mask > 127).astype(np.int32)
+
+
+def evaluate_crops(
+    crops: Sequence[Crop],
+    predictor: Predictor,
+    max_clicks: int = 20,
+    pred_thr: float = PRED_THRESHOLD,
+    desc: str = "eval",
+) -> list[CropResult]:
+    """``evaluate_sample`` on each crop, with a tqdm progress bar."""
+    results = []
+    for crop in tqdm(crops, desc=desc, unit="crop"):
+        image, gt = read_image(crop.image), read_mask(crop.mask)
+        sample = evaluate_sample(image, gt, predictor, max_clicks=max_clicks, pred_thr=pred_thr)
+        results.append(CropResult(crop.crop_id, crop.city, sample.ious, sample.seconds_per_click))
+    return results
+
+
+def evaluate_crops_without_clicks(
+    crops: Sequence[Crop],
+    model: torch.nn.Module,
+    device: torch.device,
+    pred_thr: float = PRED_THRESHOLD,
+    desc: str = "eval",
+) -> list[CropResult]:
+    """``evaluate_without_clicks`` on each crop, with a tqdm progress bar."""
+    results = []
+    for crop in tqdm(crops, desc=desc, unit="crop"):
+        image, gt = read_image(crop.image), read_mask(crop.mask)
+        value, seconds = evaluate_without_clicks(image, gt, model, device, pred_thr)
+        results.append(CropResult(crop.crop_id, crop.city, np.array([value]), seconds))
+    return results
+
+
+def _read_manifest(data_dir: Path) -> list[dict[str, str]]:
+    manifest = data_dir / "manifest.csv"
+    if not manifest.is_file():
+        raise EvaluationDataError(
+            f"no manifest at {manifest}; run isegsat-prepare to write the crops first"
+        )
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise EvaluationDataError(f"{manifest} lacks the columns {missing}")
+        return list(reader)
+
+
+def _crops(data_dir: Path, rows: Sequence[dict[str, str]]) -> Iterator[Crop]:
+    for row in rows:
+        crop = Crop(row["crop_id"], row["city"], data_dir / row["image"], data_dir / row["mask"])
+        for path in (crop.image, crop.mask):
+            if not path.is_file():
+                raise EvaluationDataError(f"crop {crop.crop_id}: missing file {path}")
+        yield crop

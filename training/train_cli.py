@@ -1,0 +1,94 @@
+"""``isegsat-train``: train or finetune the interactive HRNet on a folder from ``isegsat-prepare``.
+
+Also runs under ``torchrun --nproc_per_node=N -m isegsat.training.train_cli ...`` (DDP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from isegsat.training.config import ARCHS, PRECISIONS, PRESETS, config_from_dict, load_config
+
+RESUME_OVERRIDES = ("epochs", "max_iters", "workers", "val_every", "device", "precision")
+"""Settings a resumed run may change; the others come from RUN_DIR/config.yaml."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isegsat-train",
+        description="Train the RITM HRNet interactive segmentation model on prepared crops.",
+    )
+    parser.add_argument("--data", help="folder written by isegsat-prepare (has manifest.csv)")
+    parser.add_argument("--out", help="run folder (checkpoints, config.yaml, tb/)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    parser.add_argument("--config", help="YAML file of settings (keys of TrainConfig)")
+    parser.add_argument("--preset", choices=PRESETS)
+    parser.add_argument("--arch", choices=ARCHS)
+    parser.add_argument("--weights", help="RITM or isegsat checkpoint to start from")
+    parser.add_argument("--backbone-weights", help="ImageNet HRNet state dict (scratch/baseline)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--milestones", type=int, nargs="+", help="epochs where lr x 0.1")
+    parser.add_argument("--batch-size", type=int, help="per process")
+    parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"))
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--workers", type=int, help="DataLoader workers per process")
+    parser.add_argument("--max-iters", type=int, help="stop after this many steps (quick runs)")
+    parser.add_argument("--epoch-len", type=int, help="samples per epoch (0 = all train crops)")
+    parser.add_argument("--val-every", type=int, help="validate every N epochs (0 = never)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS)
+    parser.add_argument("--seed", type=int)
+    return parser
+
+
+def config_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None = not given)."""
+    skip = {"out", "resume", "config"}
+    return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from isegsat.inference import CheckpointError
+    from isegsat.training.dataset import DataError
+
+    try:
+        if args.resume:
+            run_dir = Path(args.resume)
+            if not (run_dir / "config.yaml").is_file():
+                raise ValueError(f"cannot resume: {run_dir / 'config.yaml'} is missing")
+            values = load_config(run_dir / "config.yaml")
+            overrides = config_values(args)
+            refused = sorted(set(overrides) - set(RESUME_OVERRIDES))
+            if refused:
+                raise ValueError(f"--resume cannot change: {', '.join(refused)}")
+            values.update(overrides)
+        else:
+            if not args.out:
+                parser.error("--out RUN_DIR is required (or --resume RUN_DIR)")
+            run_dir = Path(args.out)
+            values = load_config(args.config) if args.config else {}
+            values.update(config_values(args))
+            if not values.get("data"):
+                parser.error("--data DIR is required (the folder written by isegsat-prepare)")
+            if (run_dir / "last.pth").exists():
+                raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir}")
+        config = config_from_dict(values, source="settings")
+        from isegsat.training.trainer import Trainer
+
+        result = Trainer(config, run_dir, resume=bool(args.resume)).fit()
+    except (CheckpointError, DataError, ValueError, FileNotFoundError) as error:
+        print(f"isegsat-train: error: {error}", file=sys.stderr)
+        return 2
+    last = run_dir / "last.pth"
+    print(f"done: {result.epochs_done} epoch(s), {result.global_step} steps -> {last}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
