@@ -30,7 +30,11 @@ import numpy as np
 from rasterio.windows import Window
 from scipy import ndimage
 
-from isegsat.inference.clicks import Click
+from isegsat.inference import Click
+
+# Request and target numbers are unique in the process, so a late result for a closed session
+# can never be taken for an answer to a new one.
+_NUMBERS = itertools.count(1)
 
 
 class Mode(Enum):
@@ -180,7 +184,6 @@ class AnnotationSession:
         self._state = _State(Mode.TILE, 0, frozenset(), None)
         self._undo: list[_Op] = []
         self._redo: list[_Op] = []
-        self._ids = itertools.count(1)
         self._seq = 0
         self._pending = False
 
@@ -238,6 +241,8 @@ class AnnotationSession:
         target = self._state.target
         if result.seq != self._seq or target is None or result.target_id != target.id:
             return None
+        if result.prob.shape != (target.box.height, target.box.width):
+            return None
         self._pending = False
         top = self._undo[-1] if self._undo else None
         answers_top = top is not None and top.after.target is not None
@@ -273,6 +278,10 @@ class AnnotationSession:
             after = replace(state, target=None)
         self._push(after, label_box)
         return Change(label_box=label_box)
+
+    def abandon_request(self) -> None:
+        """The newest request failed: stop waiting for it (the clicks stay, without prediction)."""
+        self._pending = False
 
     def reset(self) -> Change:
         """Drop the target's clicks (Esc); the tile keeps its frame, the object is dropped."""
@@ -348,7 +357,7 @@ class AnnotationSession:
         return Change(label_box=label_box)
 
     def _request(self, target: Target) -> PredictRequest:
-        self._seq += 1
+        self._seq = next(_NUMBERS)
         self._pending = True
         return PredictRequest(
             seq=self._seq,
@@ -362,7 +371,7 @@ class AnnotationSession:
     def _new_target(self, box: Box, initial: np.ndarray | None) -> Target:
         if initial is None:
             initial = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
-        return Target(next(self._ids), box, initial)
+        return Target(next(_NUMBERS), box, initial)
 
     def _object_target(self, y: int, x: int, box: Box) -> Target:
         """Object target on `box`; its initial mask is the label component under (y, x)."""
@@ -370,7 +379,7 @@ class AnnotationSession:
         components, _ = ndimage.label(label)
         under = components[y - box.row, x - box.col]
         initial = (components == under).astype(np.uint8) if under else np.zeros_like(label)
-        return Target(next(self._ids), box, initial)
+        return Target(next(_NUMBERS), box, initial)
 
     def _centered_box(self, cy: float, cx: float, height: int, width: int) -> Box:
         height, width = min(height, self.height), min(width, self.width)

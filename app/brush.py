@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsScene
 
 from isegsat.app.annotation import Box
 
@@ -59,6 +59,13 @@ class BrushTool(QObject):
         self.radius = 8
         self._points: list[tuple[float, float]] = []
         self._preview: QGraphicsPathItem | None = None
+        self._outline = QGraphicsEllipseItem()
+        pen = QPen(QColor(255, 255, 255), 1)
+        pen.setCosmetic(True)
+        self._outline.setPen(pen)
+        self._outline.setZValue(60)
+        self._outline.setVisible(False)
+        scene.addItem(self._outline)
 
     @property
     def stroking(self) -> bool:
@@ -66,6 +73,13 @@ class BrushTool(QObject):
 
     def set_tool(self, active: bool, erase: bool = False) -> None:
         self.active, self.erase = active, erase
+        self._outline.setVisible(False)
+
+    def hover(self, pos: QPointF) -> None:
+        """Show the brush footprint outline centred on `pos` (image pixels) while active."""
+        self._outline.setVisible(self.active)
+        r = self.radius + 0.5
+        self._outline.setRect(pos.x() - r, pos.y() - r, 2 * r, 2 * r)
 
     def resize(self, step: int) -> None:
         """Grow (step > 0) or shrink the radius by ~20 %, at least one pixel."""

@@ -97,8 +97,11 @@ class ImageCanvas(QGraphicsView):
         self.centerOn(centre - (self.mapToScene(anchor) - before))
         self._update_tiles()
 
-    def center_on_box(self, x: float, y: float, w: float, h: float) -> None:
-        self.centerOn(x + w / 2, y + h / 2)
+    def fit_box(self, x: float, y: float, w: float, h: float, margin: float = 0.05) -> None:
+        """Zoom and scroll so the image rectangle (x, y, w, h) fills the view, plus a margin."""
+        rect = QRectF(x, y, w, h).adjusted(-margin * w, -margin * h, margin * w, margin * h)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._update_tiles()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         self.zoom_by(1.0015 ** event.angleDelta().y(), event.position().toPoint())
@@ -114,6 +117,8 @@ class ImageCanvas(QGraphicsView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         scene = self.mapToScene(event.position().toPoint())
         self.cursor_moved.emit(scene.x(), scene.y())
+        if self.brush.active:
+            self.brush.hover(scene)
         if self._press is None:
             return
         if self.brush.stroking:

@@ -21,8 +21,7 @@ from torch import nn
 
 from isegsat.app.annotation import PredictRequest, PredictResult
 from isegsat.app.geo import RasterSource
-from isegsat.inference import load_model, pick_device
-from isegsat.inference.predictor import Predictor
+from isegsat.inference import Predictor, load_model, pick_device
 
 
 @dataclass(frozen=True, eq=False)

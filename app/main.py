@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import APPLICATION, ORGANISATION
+from isegsat.training import synth
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,11 +36,9 @@ def start(window: MainWindow, args: argparse.Namespace) -> None:
     if args.image is not None:
         window.open_image(args.image, args.mask)
         return
-    from isegsat.training.synth import ensure_sample_scene
-
     window.statusBar().showMessage("Preparing the sample scene (first start only)…")
     QApplication.processEvents()
-    scene = ensure_sample_scene()
+    scene = synth.ensure_sample_scene()
     window.open_image(scene.image_path, scene.label_path)
 
 
@@ -49,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     window = MainWindow(device=args.device)
+    app.aboutToQuit.connect(window.shutdown)
     window.show()
     start(window, args)
     return app.exec()

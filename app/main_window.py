@@ -11,12 +11,14 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
+from isegsat import resources
 from isegsat.app.actions import build_actions
 from isegsat.app.annotation import AnnotationSession, Mode, SessionConfig
 from isegsat.app.canvas import ImageCanvas
 from isegsat.app.document import Document, open_document
 from isegsat.app.geo import RasterError
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest, ModelInfo
+from isegsat.app.model_picker import ModelPickerCombo
 from isegsat.app.session_controller import AnnotationController
 from isegsat.app.settings import AppSettings
 from isegsat.app.side_panel import SidePanel
@@ -44,7 +46,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.worker = worker or InferenceWorker(parent=self)
         self.controller = AnnotationController(self.canvas, self.worker, self)
-        self.actions, self.menus = build_actions(self)
+        self.named_actions, self.menus = build_actions(self)
         self.panel = SidePanel(
             self.settings.threshold, self.settings.opacity, self.settings.tile_size, self
         )
@@ -53,7 +55,11 @@ class MainWindow(QMainWindow):
         self.dialogs = WindowDialogs(self)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("main_toolbar")
-        toolbar.addActions([self.actions[name] for name in TOOLBAR])
+        toolbar.addActions([self.named_actions[name] for name in TOOLBAR])
+        self.picker = ModelPickerCombo(self.settings, self)
+        toolbar.addSeparator()
+        toolbar.addWidget(self.picker)
+        self._loading: Path | None = None
         self.addToolBar(toolbar)
         self.autosave = QTimer(self)
         self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
@@ -66,7 +72,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ wiring
     def _connect(self) -> None:
-        a, c = self.actions, self.controller
+        a, c = self.named_actions, self.controller
         triggers = {
             "open_image": self.dialogs.ask_image,
             "open_mask": self.dialogs.ask_mask,
@@ -107,6 +113,7 @@ class MainWindow(QMainWindow):
         self.panel.threshold_changed.connect(self._set_threshold)
         self.panel.opacity_changed.connect(self._set_opacity)
         self.panel.tile_size_changed.connect(self._set_tile_size)
+        self.picker.checkpointChosen.connect(self.load_model)
         self.worker.model_loading.connect(self.status.show_loading)
         self.worker.model_ready.connect(self._model_ready)
         self.worker.failed.connect(self._worker_failed)
@@ -121,9 +128,13 @@ class MainWindow(QMainWindow):
         self, path: Path, mask: Path | None = None, restart_from_mask: bool = False
     ) -> bool:
         """Open an image (and optionally start its labels from `mask`); False after an error
-        dialog. The previous document is saved and closed first."""
+        dialog. The previous document is saved and closed (before opening when it is the same
+        image, so its label layer is never open twice; after a successful open otherwise)."""
+        path = Path(path)
+        if self.document is not None and self.document.image_path.resolve() == path.resolve():
+            self.close_document()
         try:
-            document = open_document(Path(path), mask, self.dialogs.ask_recovery, restart_from_mask)
+            document = open_document(path, mask, self.dialogs.ask_recovery, restart_from_mask)
         except (RasterError, OSError) as exc:
             self.dialogs.error("Cannot open the image", str(exc))
             return False
@@ -165,12 +176,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ model
     def load_model(self, path: Path | None = None, model=None) -> None:
         self.controller.model_ready = False
+        self._loading = path
         self.worker.load(LoadRequest(path=path, model=model, device=self.device))
 
     def load_default_model(self) -> None:
-        from isegsat.resources import default_model_path
-
-        path = default_model_path()
+        path = resources.default_model_path()
         if path is None:
             self.status.show_no_model("no model: Model ▸ Open checkpoint…")
             self.statusBar().showMessage("No bundled model: open a checkpoint (Model menu).")
@@ -180,8 +190,15 @@ class MainWindow(QMainWindow):
     def _model_ready(self, info: ModelInfo) -> None:
         self.controller.model_ready = True
         self.status.show_model(info.name, info.device)
+        if self._loading is not None:
+            self.picker.select_checkpoint(self._loading)
+            self._loading = None
 
     def _worker_failed(self, title: str, message: str) -> None:
+        if self._loading is not None:
+            self.settings.remove_recent_checkpoint(self._loading)
+            self.picker.refresh()
+            self._loading = None
         if not self.worker.has_model:
             self.status.show_no_model("no model")
         self.dialogs.error(title, message)
@@ -217,13 +234,13 @@ class MainWindow(QMainWindow):
         brush = self.canvas.brush
         self.panel.show_session(session, brush.radius)
         mode = session.mode if session is not None else Mode.TILE
-        self.actions["tile_mode"].setChecked(mode is Mode.TILE)
-        self.actions["object_mode"].setChecked(mode is Mode.OBJECT)
-        self.actions["click_tool"].setChecked(not brush.active)
-        self.actions["brush"].setChecked(brush.active and not brush.erase)
-        self.actions["eraser"].setChecked(brush.active and brush.erase)
-        self.actions["undo"].setEnabled(session is not None and session.can_undo)
-        self.actions["redo"].setEnabled(session is not None and session.can_redo)
+        self.named_actions["tile_mode"].setChecked(mode is Mode.TILE)
+        self.named_actions["object_mode"].setChecked(mode is Mode.OBJECT)
+        self.named_actions["click_tool"].setChecked(not brush.active)
+        self.named_actions["brush"].setChecked(brush.active and not brush.erase)
+        self.named_actions["eraser"].setChecked(brush.active and brush.erase)
+        self.named_actions["undo"].setEnabled(session is not None and session.can_undo)
+        self.named_actions["redo"].setEnabled(session is not None and session.can_redo)
 
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event) -> None:  # noqa: N802

@@ -35,6 +35,7 @@ class AnnotationController(QObject):
         canvas.brush.stroke_finished.connect(self.stroke)
         canvas.view_changed.connect(self._update_label_chunks)
         worker.result_ready.connect(self.apply)
+        worker.failed.connect(self._request_failed)
 
     def set_session(self, session: AnnotationSession | None) -> None:
         self.session = session
@@ -65,6 +66,10 @@ class AnnotationController(QObject):
             self.result_applied.emit(result)
             self._redraw(change)
 
+    def _request_failed(self, title: str, message: str) -> None:
+        if self.session is not None:
+            self.session.abandon_request()
+
     def stroke(self, stroke: Stroke) -> None:
         if self.session is None:
             return
@@ -94,8 +99,9 @@ class AnnotationController(QObject):
             self.show_tile()
 
     def show_tile(self) -> None:
+        """Zoom the view onto the current tile."""
         box = self.session.tile_box
-        self.canvas.center_on_box(box.col, box.row, box.width, box.height)
+        self.canvas.fit_box(box.col, box.row, box.width, box.height)
 
     def set_threshold(self, threshold: float) -> None:
         if self.session is not None:

@@ -1,6 +1,6 @@
 """The main window's dialogs: file pickers, recent files, errors, recovery, export, shortcuts.
 
-Dialogs owned by other modules (export, recovery, model picker, shortcuts) are called through
+Dialogs of their own modules (export, recovery, model picker, shortcuts) are called through
 their public functions; errors always go through `error()` (QMessageBox.critical) so the app
 keeps running after any failure.
 """
@@ -11,6 +11,11 @@ from pathlib import Path
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+
+from isegsat.app.export_dialog import run_export_dialog
+from isegsat.app.help_dialog import show_shortcuts
+from isegsat.app.model_picker import choose_checkpoint
+from isegsat.app.recovery import offer_recovery
 
 IMAGE_FILTER = "Rasters (*.tif *.tiff *.vrt *.jp2 *.img);;All files (*)"
 
@@ -42,13 +47,9 @@ class WindowDialogs:
             self.window.open_image(image, Path(name), restart_from_mask=True)
 
     def ask_recovery(self, label_path: Path) -> bool:
-        from isegsat.app.recovery import offer_recovery
-
         return offer_recovery(self.window, label_path)
 
     def ask_checkpoint(self) -> None:
-        from isegsat.app.model_picker import choose_checkpoint
-
         path = choose_checkpoint(self.window, self.window.settings)
         if path is not None:
             self.window.load_model(path)
@@ -58,15 +59,13 @@ class WindowDialogs:
         if document is None:
             self.error("Nothing to export", "Open an image and label it first.")
             return
-        from isegsat.app.export_dialog import run_export_dialog
-
         self.window.save()
-        run_export_dialog(self.window, document.labels, document.source)
+        session = self.window.controller.session
+        tile = session.tile_box.window() if session is not None else None
+        run_export_dialog(self.window, document.labels, document.source, tile)
 
     def shortcuts(self) -> None:
-        from isegsat.app.help_dialog import show_shortcuts
-
-        show_shortcuts(self.window, list(self.window.actions.values()))
+        show_shortcuts(self.window, list(self.window.named_actions.values()))
 
     def add_recent_menu(self, file_menu: QMenu, before: QAction) -> None:
         menu = QMenu("Open &recent", file_menu)

@@ -2,7 +2,7 @@
 
 One measured pass is what the annotation tool does after a click, minus zoom-in: stack the cached
 RGB tensor with the previous probability map, encode the clicks so far, run the model (with
-``--flip``-style test-time augmentation: a batch of 2 with the mirrored input, averaged back, as
+flip test-time augmentation: a batch of 2 with the mirrored input, logits averaged back, as
 RITM), apply the sigmoid and bring the (H, W) float32 map back as numpy. Pass ``k`` carries ``k``
 clicks (alternating positive/negative, up to 20). Weights are random unless ``--weights`` is given;
 they do not change the speed.
@@ -62,10 +62,9 @@ def predict_once(
     if points.shape[0] == 2:
         image = torch.cat([image, image.flip(-1)])
     logits = model(image, points.to(rgb.device))["instances"]
-    prob = torch.sigmoid(logits)
-    if prob.shape[0] == 2:
-        prob = 0.5 * (prob[:1] + prob[1:].flip(-1))
-    return prob[0, 0].float().cpu().numpy()
+    if logits.shape[0] == 2:
+        logits = 0.5 * (logits[:1] + logits[1:].flip(-1))
+    return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
 
 
 def time_clicks(

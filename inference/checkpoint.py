@@ -47,7 +47,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[HRNetModel, dict[str,
     """
     checkpoint = _read(Path(path))
     model = model_from_config(checkpoint["config"], source=path)
-    load_state_dict_strict(model, checkpoint["state_dict"], source=path)
+    load_state_dict_strict(model, _without_data_parallel_prefix(checkpoint["state_dict"]), path)
     metadata = dict(checkpoint.get(METADATA_KEY) or {})
     metadata.setdefault("architecture", architecture_name(model.config_params))
     return model, metadata
@@ -165,6 +165,18 @@ def load_state_dict_strict(model: HRNetModel, state_dict: Any, source: Any = "ch
             + "; ".join(problems)
         )
     model.load_state_dict(state_dict, strict=True)
+
+
+def _without_data_parallel_prefix(state_dict: Any) -> Any:
+    """Drop the ``module.`` prefix ``nn.DataParallel`` puts on every key, if all keys have it."""
+    prefix = "module."
+    if (
+        isinstance(state_dict, Mapping)
+        and state_dict
+        and all(isinstance(k, str) and k.startswith(prefix) for k in state_dict)
+    ):
+        return {k[len(prefix) :]: v for k, v in state_dict.items()}
+    return state_dict
 
 
 def _describe(kind: str, names: list[str]) -> str:

@@ -13,7 +13,6 @@ It returns ``{'instances': logits (B, 1, H, W)}`` plus ``'instances_aux'`` (same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -218,8 +217,8 @@ class HRNetModel(nn.Module):
             raise ValueError(
                 f"image must be (B, {self.input_channels}, H, W), got {tuple(image.shape)}"
             )
-        if points.ndim != 3 or points.shape[2] != 3 or points.shape[1] % 2:
-            raise ValueError(f"points must be (B, 2N, 3), got {tuple(points.shape)}")
+        if points.ndim != 3 or points.shape[2] != 3 or points.shape[1] % 2 or not points.shape[1]:
+            raise ValueError(f"points must be (B, 2N, 3) with N >= 1, got {tuple(points.shape)}")
         if points.shape[0] != image.shape[0]:
             raise ValueError(
                 f"image batch {image.shape[0]} and points batch {points.shape[0]} differ"
@@ -243,8 +242,8 @@ def build_model(arch: str = "hrnet18s", **params: Any) -> HRNetModel:
 
 def architecture_name(params: dict[str, Any]) -> str | None:
     """The ``ARCHITECTURES`` name whose backbone (width, ocr_width, small) matches ``params``."""
+    keys = ("width", "ocr_width", "small")
     for name, preset in ARCHITECTURES.items():
-        keys: Sequence[str] = ("width", "ocr_width", "small")
         if all(params.get(key, RITM_DEFAULTS[key]) == preset[key] for key in keys):
             return name
     return None

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from isegsat.inference import CheckpointError, load_checkpoint, pick_device
-from isegsat.inference.predictor import Predictor
+from isegsat.inference import CheckpointError, Predictor, load_checkpoint, pick_device
 from isegsat.training.evaluation import (
     PRED_THRESHOLD,
     CropSelection,

@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from isegsat.inference.clicks import Click, clicks_to_points, next_click
-from isegsat.inference.predictor import Predictor
+from isegsat.inference import Click, Predictor, clicks_to_points, next_click
 from isegsat.training.metrics import iou, summarize_model
 
 PRED_THRESHOLD = 0.49

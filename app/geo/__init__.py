@@ -1,4 +1,13 @@
-"""GUI-free geodata: raster display reads, the label layer, overviews and exports (no Qt)."""
+"""GUI-free geodata: raster display reads, the label layer, overviews and exports (no Qt).
+
+Importing this package caps GDAL's block cache at 256 MB (GDAL's default is 5 % of RAM) unless
+GDAL_CACHEMAX is already set, so reading a huge raster keeps a bounded footprint; the display
+tile cache of each RasterSource comes on top (256 MB by default).
+"""
+
+import os
+
+os.environ.setdefault("GDAL_CACHEMAX", "256")
 
 from isegsat.app.geo.errors import (
     Cancelled,
@@ -8,6 +17,7 @@ from isegsat.app.geo.errors import (
     GridMismatchError,
     RasterError,
 )
+from isegsat.app.geo.export import FootprintExport, export_footprints, export_mask_geotiff
 from isegsat.app.geo.grid import RasterGrid
 from isegsat.app.geo.labels import LabelLayer
 from isegsat.app.geo.overviews import build_overviews, overview_factors
@@ -18,6 +28,7 @@ __all__ = [
     "Cancelled",
     "ExportCancelled",
     "ExportError",
+    "FootprintExport",
     "GeoWarning",
     "GridMismatchError",
     "LabelLayer",
@@ -25,5 +36,7 @@ __all__ = [
     "RasterGrid",
     "RasterSource",
     "build_overviews",
+    "export_footprints",
+    "export_mask_geotiff",
     "overview_factors",
 ]

@@ -259,7 +259,8 @@ class _FeatureWriter:
     """Buffers footprints and appends them to the output layer through pyogrio."""
 
     def __init__(self, final_path: Path, driver: str, grid: RasterGrid) -> None:
-        self.path = final_path
+        self.path = final_path  # replaced by the temporary name while writing
+        self.layer = {"GPKG": LAYER_NAME, "GeoJSON": final_path.stem}.get(driver)
         self.driver = driver
         self.meter = AreaMeter(grid.crs)
         self.count = 0
@@ -313,12 +314,13 @@ class _FeatureWriter:
         with warnings.catch_warnings():
             # No CRS was already reported as a GeoWarning; pyogrio would repeat it per batch.
             warnings.filterwarnings("ignore", message="'crs' was not provided")
+            warnings.filterwarnings("ignore", message="No SRS set on layer")
             pyogrio.raw.write(
                 self.path,
                 geometry=shapely.to_wkb(geometries) if geometries.size else np.zeros(0, object),
                 field_data=[ids, np.round(areas, 3), np.round(perimeters, 3)],
                 fields=self.fields,
-                layer=LAYER_NAME if self.driver == "GPKG" else None,
+                layer=self.layer,
                 driver=self.driver,
                 geometry_type="Polygon",
                 crs=self.crs_name,

@@ -108,9 +108,22 @@ class LabelLayer:
         self._history_bytes = 0
         records, valid_length = read_journal(journal_path(path))
         for window, packed in records:
+            if clip_window(window, self.width, self.height) != window:
+                ds.close()
+                raise RasterError(
+                    f"the journal of {path} holds an edit at {window} outside the "
+                    f"{self.width}x{self.height} px layer; open with recover=False to discard it"
+                )
             h, w = int(window.height), int(window.width)
             self._apply(window, unpack_mask(packed, h, w))
-        self._journal = Journal(journal_path(path), valid_length)
+        try:
+            self._journal = Journal(journal_path(path), valid_length)
+        except OSError as exc:
+            ds.close()
+            raise RasterError(
+                f"cannot write the edit journal next to {path} ({exc}); "
+                "keep the label layer in a writable directory"
+            ) from exc
         self.recovered_edits = len(records)
 
     # ----------------------------------------------------------------- construction

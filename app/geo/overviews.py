@@ -4,6 +4,7 @@ coarsest level fits in 256 x 256 px, average resampling, compressed like the ima
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -15,6 +16,7 @@ from rasterio.errors import RasterioError
 from isegsat.app.geo.errors import Cancelled, RasterError
 
 MIN_OVERVIEW_SIZE = 256
+_POLL_SECONDS = 0.25
 ProgressCallback = Callable[[float], None]
 CancelHook = Callable[[], bool]
 
@@ -37,10 +39,13 @@ def build_overviews(
 ) -> list[int]:
     """Write `<path>.ovr` with all overview factors; return the factors built.
 
-    Safe to call from a worker thread. All levels are computed in one GDAL pass (each level from
-    the previous one), which GDAL cannot interrupt or report on: `progress(fraction)` is called
-    with 0.0 before and 1.0 after, and `cancel()` is polled before the pass starts (then the build
-    raises `Cancelled`). An existing .ovr is replaced; on failure no partial .ovr is left.
+    Safe to call from a worker thread; needs write access to the image's directory. GDAL builds
+    all levels in one pass (each level from the previous one) on a helper thread, which it can
+    neither interrupt nor report on, so while it runs the calling thread estimates
+    `progress(fraction)` from the growing .ovr size (0.0 first, at most 0.95 until done, then 1.0).
+    `cancel()` is polled too: a cancel stops the build before it starts, or discards its result
+    once GDAL returns; either way the .ovr is removed and `Cancelled` is raised.
+    An existing .ovr is replaced; on failure no partial .ovr is left.
     Raises RasterError when the file cannot be read or the .ovr cannot be written.
     """
     path = Path(path)
@@ -55,15 +60,35 @@ def build_overviews(
         progress(0.0)
     if cancel is not None and cancel():
         raise Cancelled(f"overview build for {path} cancelled")
-    if not factors:
-        return factors
-    ovr.unlink(missing_ok=True)
-    try:
-        with rasterio.Env(TIFF_USE_OVR=True, **options), rasterio.open(path, "r+") as ds:
-            ds.build_overviews(factors, resampling)
-    except (RasterioError, OSError) as exc:
+    if factors:
         ovr.unlink(missing_ok=True)
-        raise RasterError(f"cannot build overviews for {path} (writing {ovr}): {exc}") from exc
+        expected_bytes = path.stat().st_size * sum(1 / f**2 for f in factors)
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with rasterio.Env(TIFF_USE_OVR=True, **options), rasterio.open(path, "r+") as ds:
+                    ds.build_overviews(factors, resampling)
+            except BaseException as exc:  # re-raised in the calling thread
+                failures.append(exc)
+
+        worker = threading.Thread(target=run, name=f"overviews {path.name}", daemon=True)
+        worker.start()
+        cancelled = False
+        while worker.is_alive():
+            worker.join(_POLL_SECONDS)
+            cancelled = cancelled or (cancel is not None and cancel())
+            if progress and worker.is_alive() and not cancelled:
+                written = ovr.stat().st_size if ovr.exists() else 0
+                progress(min(0.95, written / max(expected_bytes, 1.0)))
+        if failures or cancelled:
+            ovr.unlink(missing_ok=True)
+        if cancelled:
+            raise Cancelled(f"overview build for {path} cancelled")
+        if failures:
+            raise RasterError(
+                f"cannot build overviews for {path} (writing {ovr}): {failures[0]}"
+            ) from failures[0]
     if progress:
         progress(1.0)
     return factors

@@ -50,7 +50,14 @@ class RasterSource:
         self._handles: list = []
         self._handles_lock = threading.Lock()
         self.cache = TileCache(cache_mb)
-        ds = self._dataset()
+        try:
+            self._describe(self._dataset(), bands)
+        except BaseException:
+            self.close()
+            raise
+
+    def _describe(self, ds, bands: tuple[int, ...] | None) -> None:
+        """Read the raster's metadata and set up display bands and stretch."""
         self.width: int = ds.width
         self.height: int = ds.height
         self.count: int = ds.count
@@ -62,7 +69,7 @@ class RasterSource:
         self.overview_factors: tuple[int, ...] = tuple(ds.overviews(1))
         self._palette = _palette_lut(ds)
         self._check_supported()
-        self.bands: tuple[int, int, int] = (0, 0, 0)
+        self.bands: tuple[int, int, int] = self.default_bands()
         self.stretch: np.ndarray | None = None
         self.set_bands(bands)
 
@@ -74,8 +81,9 @@ class RasterSource:
     ) -> RasterSource:
         """Open any raster GDAL reads (GeoTIFF, COG, BigTIFF, VRT, ...).
 
-        bands: 1-based display bands; 3 bands for RGB or 1 for grey; None = bands 1-3 (the first
-        three non-alpha bands), or the single band as grey. cache_mb caps the display tile cache.
+        bands: 1-based display bands, 3 for RGB or 1 for grey; None = `default_bands()` (the
+        bands tagged red/green/blue, else the first three non-alpha bands, else the first band as
+        grey). cache_mb caps the display tile cache.
         Raises RasterError with the reason when the file is missing or not a readable raster.
         """
         path = Path(path)
@@ -303,13 +311,12 @@ class RasterSource:
         self, ds, window: Window, shape: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Raw display-band values (B, h, w) of the unique display bands and validity (h, w)."""
-        unique = sorted(set(self.bands)) if self.bands != (0, 0, 0) else [1]
+        unique = sorted(set(self.bands))
         data = ds.read(unique, window=window, out_shape=(len(unique), *shape))
         valid = ds.dataset_mask(window=window, out_shape=shape) > 0
         if data.dtype.kind == "f":
             valid &= np.isfinite(data).all(axis=0)
-        order = [unique.index(b) for b in self.bands] if self.bands != (0, 0, 0) else [0]
-        return data[order], valid
+        return data[[unique.index(b) for b in self.bands]], valid
 
     def _to_display(self, data: np.ndarray) -> np.ndarray:
         if self._palette is not None and self.bands == (1, 1, 1):

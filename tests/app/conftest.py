@@ -4,7 +4,6 @@ scene, a deterministic test model and a small random-init HRNet18s checkpoint.""
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,17 +32,20 @@ def redirect_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def no_dangling_qthreads(monkeypatch: pytest.MonkeyPatch):
-    """Fail a test that leaves a QThread running (the thread is stopped so the run goes on)."""
-    started: list[weakref.ref] = []
+    """Fail a test that leaves a QThread running (the thread is stopped so the run goes on).
+
+    Started threads are held by strong references until the check, so a leaked one cannot be
+    garbage-collected while running (which aborts the interpreter)."""
+    started: list[QThread] = []
     original_start = QThread.start
 
     def tracking_start(self, *args):
-        started.append(weakref.ref(self))
+        started.append(self)
         return original_start(self, *args)
 
     monkeypatch.setattr(QThread, "start", tracking_start)
     yield
-    running = [t for t in (ref() for ref in started) if t is not None and t.isRunning()]
+    running = [thread for thread in started if thread.isRunning()]
     for thread in running:
         stop = getattr(thread, "stop", None)
         stop() if stop is not None else (thread.quit(), thread.wait(2000))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from isegsat.app.annotation import (
     TileGrid,
 )
 from isegsat.app.geo import LabelLayer
-from isegsat.inference.clicks import Click
+from isegsat.inference import Click
 
 
 @pytest.fixture
@@ -222,3 +223,28 @@ def test_mode_switch_and_navigation_are_undoable(labels, scene) -> None:
     assert session.mode is Mode.TILE and session.tile_index == 5
     session.undo()
     assert session.tile_index == 0
+
+
+def test_a_late_result_for_a_closed_session_is_never_applied(labels, scene) -> None:
+    old = make_session(labels, scene)
+    late = old.click(30, 30, True).request
+    new = make_session(labels, scene)
+    current = new.click(30, 30, True).request
+    full = np.ones((scene.height, scene.width), np.uint8)
+    assert new.apply(answer(late, full)) is None and new.pending
+    new.abandon_request()  # e.g. the worker reported a failure
+    assert not new.pending and new.target.clicks == (Click(30, 30, True),)
+    assert current.seq != late.seq
+
+
+@pytest.mark.parametrize("module", ["annotation.py", "document.py"])
+def test_session_modules_import_no_qt(module: str) -> None:
+    source = Path(__file__).resolve().parents[2] / "app" / module
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    imported = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.append(node.module)
+    assert not [name for name in imported if name.split(".")[0] in ("PySide6", "shiboken6")]

@@ -90,4 +90,8 @@ def test_drag_pans_without_clicking(qtbot, canvas):
     qtbot.mouseMove(viewport, QPoint(200, 160))
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=QPoint(200, 160))
     moved = canvas.mapToScene(viewport.rect().center()) - start
-    assert clicks == [] and moved.x() == pytest.approx(100, abs=2) and moved.y() == pytest.approx(40, abs=2)
+    assert (
+        clicks == []
+        and moved.x() == pytest.approx(100, abs=2)
+        and moved.y() == pytest.approx(40, abs=2)
+    )

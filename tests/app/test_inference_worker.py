@@ -1,4 +1,4 @@
-"""InferenceWorker: background loading, stale-request dropping, failures as signals, OOM fallback."""
+"""InferenceWorker: background loading, stale requests dropped, failures as signals, OOM."""
 
 from __future__ import annotations
 
@@ -62,7 +62,10 @@ def test_a_random_init_hrnet_checkpoint_loads_and_predicts(qtbot, hrnet_checkpoi
         with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT_MS) as done:
             worker.submit(request)
         result = done.args[0]
-        assert result.seq == request.seq and result.prob.shape == (request.box.height, request.box.width)
+        assert result.seq == request.seq and result.prob.shape == (
+            request.box.height,
+            request.box.width,
+        )
         assert result.prob.dtype == np.float32 and 0 <= result.prob.min() <= result.prob.max() <= 1
     finally:
         worker.stop()

@@ -40,7 +40,9 @@ def window(qtbot):
 
 
 def test_arguments() -> None:
-    args = app_main.parse_args(["a.tif", "--mask", "m.tif", "--weights", "w.pth", "--device", "cpu"])
+    args = app_main.parse_args(
+        ["a.tif", "--mask", "m.tif", "--weights", "w.pth", "--device", "cpu"]
+    )
     assert (args.image, args.mask, args.weights, args.device) == (
         Path("a.tif"), Path("m.tif"), Path("w.pth"), "cpu",
     )  # fmt: skip
@@ -51,7 +53,9 @@ def test_arguments() -> None:
 
 def test_start_opens_image_mask_and_weights(qtbot, window, scene, hrnet_checkpoint):
     gt = write_gt(scene.path, scene.buildings[:1])
-    args = app_main.parse_args([str(scene.path), "--mask", str(gt), "--weights", str(hrnet_checkpoint)])
+    args = app_main.parse_args(
+        [str(scene.path), "--mask", str(gt), "--weights", str(hrnet_checkpoint)]
+    )
     with qtbot.waitSignal(window.worker.model_ready, timeout=TIMEOUT_MS) as ready:
         app_main.start(window, args)
     assert ready.args[0].name == hrnet_checkpoint.name

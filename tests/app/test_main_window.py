@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+import rasterio
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 from rasterio.windows import Window
 
@@ -80,11 +82,11 @@ def test_undo_redo_of_clicks_and_accept_from_the_keyboard(qtbot, window, scene):
     assert session.current_mask().sum() == h * w + h2 * w2
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert session.current_mask().sum() == h * w and len(session.target.clicks) == 1
-    window.actions["accept"].trigger()
+    window.named_actions["accept"].trigger()
     assert full_label(window).sum() == h * w
-    window.actions["undo"].trigger()
+    window.named_actions["undo"].trigger()
     assert full_label(window).sum() == 0 and len(session.target.clicks) == 1
-    window.actions["redo"].trigger()
+    window.named_actions["redo"].trigger()
     assert full_label(window).sum() == h * w and session.target is None
 
 
@@ -99,7 +101,7 @@ def test_negative_click_removes_pixels_near_it(qtbot, window, scene):
 
 def test_brush_stroke_writes_the_label_and_undoes(qtbot, window, scene):
     window.open_image(scene.path)
-    window.actions["brush"].trigger()
+    window.named_actions["brush"].trigger()
     viewport = window.canvas.viewport()
     start = window.canvas.mapFromScene(QPointF(100.5, 60.5))
     end = window.canvas.mapFromScene(QPointF(140.5, 60.5))
@@ -108,17 +110,17 @@ def test_brush_stroke_writes_the_label_and_undoes(qtbot, window, scene):
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     label = full_label(window)
     assert label[60, 100:141].all() and label[60 + 20, 120] == 0
-    window.actions["undo"].trigger()
+    window.named_actions["undo"].trigger()
     assert full_label(window).sum() == 0
 
 
 def test_object_mode_merges_the_clicked_building_only(qtbot, window, scene):
     window.open_image(scene.path)
-    window.actions["object_mode"].trigger()
+    window.named_actions["object_mode"].trigger()
     assert window.controller.session.mode is Mode.OBJECT
     row, col, h, w = scene.buildings[1]
     click_image(qtbot, window, row + h // 2, col + w // 2)
-    window.actions["accept"].trigger()
+    window.named_actions["accept"].trigger()
     label = full_label(window)
     assert label[row : row + h, col : col + w].all() and label.sum() == h * w
 
@@ -147,7 +149,7 @@ def test_reopening_after_a_crash_offers_recovery(qtbot, window, scene, monkeypat
     window.open_image(scene.path)
     row, col, h, w = scene.buildings[0]
     click_image(qtbot, window, row + h // 2, col + w // 2)
-    window.actions["accept"].trigger()
+    window.named_actions["accept"].trigger()
     window.canvas.close_source()
     window.document.close()  # unflushed: the journal keeps the accept, as after a crash
     window.document = None
@@ -162,3 +164,68 @@ def test_status_bar_shows_map_coordinates_and_crs(qtbot, window, scene):
     window.canvas.cursor_moved.emit(10.0, 20.0)
     text = window.status.position.text()
     assert "EPSG:32633" in text and "500003.00, 4999994.00" in text
+
+
+def test_dropping_a_file_opens_it(qtbot, window, scene):
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(scene.path))])
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    window.dropEvent(event)
+    assert window.document is not None and window.document.image_path == scene.path
+    assert window.settings.recent_files[0] == scene.path
+
+
+def test_tile_navigation_and_threshold_slider(qtbot, window, scene):
+    window.panel.tile_size.setValue(64)
+    window.open_image(scene.path)
+    session = window.controller.session
+    assert session.grid.count == 9 and window.panel.progress.format() == "0 / 9"
+    window.named_actions["next_tile"].trigger()
+    window.named_actions["next_tile"].trigger()
+    window.named_actions["prev_tile"].trigger()
+    assert session.tile_index == 1
+    window.panel.threshold.setValue(80)
+    assert session.config.threshold == pytest.approx(0.8)
+    assert window.settings.threshold == pytest.approx(0.8)
+
+
+def test_export_and_shortcuts_are_wired(qtbot, window, scene, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "isegsat.app.window_dialogs.run_export_dialog", lambda *args: calls.append(args)
+    )
+    window.open_image(scene.path)
+    window.named_actions["export"].trigger()
+    parent, labels, source, tile = calls[0]
+    assert labels is window.document.labels and source is window.document.source
+    assert (tile.col_off, tile.row_off, tile.width, tile.height) == (0, 0, 192, 160)
+    shown = []
+    monkeypatch.setattr(
+        "isegsat.app.window_dialogs.show_shortcuts", lambda parent, actions: shown.extend(actions)
+    )
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    assert window.named_actions["accept"] in shown and len(shown) == len(window.named_actions)
+
+
+def test_restarting_from_a_mask_replaces_the_labels_of_the_open_image(qtbot, window, scene):
+    window.open_image(scene.path)
+    row, col, h, w = scene.buildings[0]
+    click_image(qtbot, window, row + h // 2, col + w // 2)
+    window.named_actions["accept"].trigger()
+    mask_path = scene.path.with_name("other_mask.tif")
+    with rasterio.open(scene.path) as ds:
+        profile = dict(ds.profile, count=1)
+    row2, col2, h2, w2 = scene.buildings[1]
+    mask = np.zeros((scene.height, scene.width), np.uint8)
+    mask[row2 : row2 + h2, col2 : col2 + w2] = 255
+    with rasterio.open(mask_path, "w", **profile) as out:
+        out.write(mask, 1)
+    assert window.open_image(scene.path, mask_path, restart_from_mask=True)
+    label = full_label(window)
+    assert label.sum() == h2 * w2 and label[row2, col2] == 1
+    window.save()
+    with rasterio.open(window.document.labels.path) as saved:
+        assert (saved.read(1) > 0).sum() == h2 * w2

@@ -40,9 +40,7 @@ def write_raster(
         dtype=data.dtype,
         crs=crs,
         transform=transform,
-        compress="deflate",
-        **options,
-        **profile,
+        **{"compress": "deflate", **options, **profile},
     ) as ds:
         ds.write(data)
     return path

@@ -131,6 +131,18 @@ def test_geographic_crs_areas_are_real_square_metres(tmp_path: Path) -> None:
     assert fields["area_m2"][0] == pytest.approx(3000 * 1.113 * 0.7326, rel=0.01)  # ≈ 1.1 x 0.73 m
 
 
+def test_web_mercator_areas_are_ground_metres(tmp_path: Path) -> None:
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:20, 5:15] = 1
+    # 1 m Mercator pixels near 48.8°N cover about cos(48.8°) m on the ground.
+    origin = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(2.3, 48.8)
+    transform = rasterio.transform.from_origin(*origin, 1.0, 1.0)
+    path = write_raster(tmp_path / "merc.tif", mask, crs="EPSG:3857", transform=transform)
+    _, _, fields = _read(export_footprints(path, tmp_path / "merc.gpkg").path)
+    assert fields["area_m2"][0] == pytest.approx(100 * np.cos(np.radians(48.8)) ** 2, rel=0.01)
+    assert fields["perimeter_m"][0] == pytest.approx(40 * np.cos(np.radians(48.8)), rel=0.01)
+
+
 def test_mask_geotiff_export_keeps_grid_and_values(tmp_path: Path, mask_utm: Path) -> None:
     out = export_mask_geotiff(mask_utm, tmp_path / "binary.tif", foreground=1, block=64)
     with rasterio.open(out) as ds:

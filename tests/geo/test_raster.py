@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from conftest import WGS84_CRS, WGS84_TRANSFORM, aerial_like, write_raster
 from rasterio.windows import Window
 
@@ -37,6 +38,21 @@ def test_striped_and_tiled_files_read_the_same(tmp_path: Path) -> None:
     with RasterSource.open(tiled) as a, RasterSource.open(striped) as b:
         np.testing.assert_array_equal(a.read(window, (70, 75)), b.read(window, (70, 75)))
         np.testing.assert_array_equal(a.read_full_res_rgb(window), b.read_full_res_rgb(window))
+
+
+def test_jpeg_bigtiff_and_vrt_open_like_the_plain_file(tmp_path: Path, rgb_utm: Path) -> None:
+    data = aerial_like(200, 240)
+    jpeg = write_raster(tmp_path / "jpeg.tif", data, compress="jpeg", photometric="ycbcr")
+    big = write_raster(tmp_path / "big.tif", data, bigtiff="YES")
+    vrt = tmp_path / "scene.vrt"
+    rasterio.shutil.copy(rgb_utm, vrt, driver="VRT")
+    window = Window(20, 30, 120, 90)
+    with RasterSource.open(rgb_utm) as plain:
+        reference = plain.read(window).astype(int)
+    for path, tolerance in ((jpeg, 12), (big, 0), (vrt, 0)):
+        with RasterSource.open(path) as source:
+            assert source.crs.to_epsg() == 32631
+            assert np.abs(source.read(window).astype(int) - reference).mean() <= tolerance
 
 
 def test_chosen_bands_and_single_band_grey(tmp_path: Path) -> None:
@@ -214,6 +230,15 @@ def test_build_overviews_cancel_and_bad_file(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         build_overviews(path, cancel=lambda: True)
     assert not (tmp_path / "wide.tif.ovr").exists()
+    polls: list[int] = []
+
+    def cancel_while_building() -> bool:  # the first poll is before GDAL starts
+        polls.append(1)
+        return len(polls) > 1
+
+    with pytest.raises(Cancelled):
+        build_overviews(path, cancel=cancel_while_building)
+    assert len(polls) >= 2 and not (tmp_path / "wide.tif.ovr").exists()
     text = tmp_path / "notes.tif"
     text.write_text("not a raster")
     with pytest.raises(RasterError, match="cannot open"):

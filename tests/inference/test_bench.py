@@ -1,4 +1,4 @@
-"""The latency benchmark's click encoding and one-click pipeline (figures themselves are not tested)."""
+"""The benchmark's click encoding and one-click pipeline (its timings are not tested)."""
 
 from __future__ import annotations
 

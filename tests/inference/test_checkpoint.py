@@ -125,6 +125,14 @@ def test_ritm_checkpoint_loads_with_identical_outputs(
     assert torch.equal(_logits(model, inputs), _logits(source_model, inputs))
 
 
+def test_data_parallel_prefix_is_accepted(tmp_path: Path, source_model: HRNetModel, inputs) -> None:
+    checkpoint = _ritm_checkpoint(source_model)
+    checkpoint["state_dict"] = {f"module.{k}": v for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, tmp_path / "data_parallel.pth")
+    model = load_model(tmp_path / "data_parallel.pth", device="cpu")
+    assert torch.equal(_logits(model, inputs), _logits(source_model, inputs))
+
+
 def test_ritm_checkpoint_metadata_names_the_architecture(ritm_file: Path) -> None:
     model, metadata = load_checkpoint(ritm_file)
     assert metadata == {"architecture": "hrnet18s"}

@@ -203,6 +203,8 @@ def test_bad_inputs_are_refused(small_model: HRNetModel) -> None:
         small_model(torch.rand(1, 3, 32, 32), points)
     with pytest.raises(ValueError, match=r"\(B, 2N, 3\)"):
         small_model(torch.rand(1, 4, 32, 32), torch.zeros(1, 3, 3))
+    with pytest.raises(ValueError, match=r"N >= 1"):
+        small_model(torch.rand(1, 4, 32, 32), torch.zeros(1, 0, 3))
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("hrnet64")
     with pytest.raises(TypeError, match="unknown HRNetModel parameter"):

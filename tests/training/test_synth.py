@@ -15,6 +15,7 @@ from isegsat.training.synth import (
     write_inria_layout,
 )
 from isegsat.training.synth.cli import main as synth_main
+from isegsat.training.synth.preview import write_preview
 from isegsat.training.synth.sample import build_sample, degrade_label
 
 
@@ -63,7 +64,7 @@ def test_mask_edges_coincide_with_image_edges():
                - grey[ring].mean()) > 3  # fmt: skip
 
 
-@pytest.mark.parametrize(("style", "seed"), [("suburban", 1), ("urban", 3)])
+@pytest.mark.parametrize(("style", "seed"), [("suburban", 1), ("suburban", 4), ("urban", 0)])
 def test_shadows_fall_along_the_scene_shadow_direction(style, seed):
     scene = generate_scene(384, 384, seed=seed, style=style)
     grey = cv2.cvtColor(scene.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -75,7 +76,7 @@ def test_shadows_fall_along_the_scene_shadow_direction(style, seed):
         moved = np.roll(scene.mask, (dy, dx), axis=(0, 1)).astype(bool)
         return float(grey[moved & (scene.mask == 0)].mean())
 
-    assert ground_beside(+1) < 0.9 * ground_beside(-1)
+    assert ground_beside(+1) < 0.9 * ground_beside(-1)  # shadowed side is darker
 
 
 def test_unknown_style_is_rejected():
@@ -113,6 +114,15 @@ def test_write_inria_layout_names_crs_values_and_resumes(tmp_path):
         if path.name != "kitsap2.tif":
             assert path.stat().st_mtime_ns == mtime, path
     assert (images / "kitsap2.tif").exists()
+
+
+def test_write_inria_layout_rejects_unknown_cities_and_styles(tmp_path):
+    with pytest.raises(ValueError, match="unknown cities"):
+        write_inria_layout(tmp_path, 1, 64, cities=("atlantis",), progress=False)
+    with pytest.raises(ValueError, match="unknown style"):
+        write_inria_layout(tmp_path, 1, 64, cities=("austin",), styles={"austin": {"desert": 1}},
+                           progress=False)  # fmt: skip
+    assert not (tmp_path / "AerialImageDataset" / "train" / "images").exists()
 
 
 def test_degrade_label_drops_adds_and_shifts_buildings():
@@ -155,3 +165,11 @@ def test_cli_scene_writes_image_and_mask(tmp_path):
         assert image.count == 3 and mask.count == 1 and image.shape == mask.shape == (96, 96)
     with pytest.raises(SystemExit):
         synth_main(["scene", "--out", str(out), "--style", "desert"])
+
+
+def test_preview_is_a_small_png_mosaic(tmp_path):
+    path = write_preview(tmp_path / "preview.png", panel=64)
+    image = cv2.imread(str(path))
+    assert image.shape == (128, 128, 3)
+    outline = (image[..., 2] == 255) & (image[..., 0] == 255) & (image[..., 1] == 0)
+    assert outline[64:, 64:].any() and not outline[:64].any()

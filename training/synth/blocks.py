@@ -149,7 +149,7 @@ def _split(box: Box, rng, max_size: float) -> list[Box]:
 
 def _parcel(canvas, frame, parcel: Box, rng, sun) -> None:
     u0, v0, u1, v1 = parcel
-    if rng.random() < 0.08:
+    if rng.random() < 0.05:
         if (u1 - u0) > m(15) and (v1 - v0) > m(15):
             parking_lot(canvas, frame, parcel, rng, sun)
         else:

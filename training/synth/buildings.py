@@ -134,6 +134,12 @@ def _pitched_roof(canvas: Canvas, part: Part, building: Building, sun: Sun, rng)
         ]
     for polygon, normal in facets:
         fill(canvas.shade, [polygon], sun.facet_shade(normal, pitch))
+    course = tuple(np.clip(building.colour * rng.uniform(0.88, 0.96), 0, 255).tolist())
+    for offset in np.arange(-short_side / 2, short_side / 2, rng.uniform(2.0, 3.5))[1:]:
+        ends = center + across * offset + np.outer([-0.5, 0.5], along) * long_side
+        polyline(canvas.albedo, ends, course, 1)  # shingle / tile courses parallel to the ridge
+    eave_colour = np.clip(building.colour * rng.uniform(0.6, 0.85), 0, 255)
+    polyline(canvas.albedo, corners, tuple(eave_colour.tolist()), 1, closed=True)
     ridge_colour = np.clip(building.colour * rng.uniform(0.85, 1.15), 0, 255)
     polyline(canvas.albedo, np.array([r0, r1]), tuple(ridge_colour.tolist()), 1.5)
     if rng.random() < 0.12 and short_side > 20:
@@ -150,24 +156,55 @@ def _solar_panels(canvas, center, along, across, long_side, short_side, sun, rng
 
 def _flat_roof(canvas: Canvas, part: Part, building: Building, sun: Sun, rng) -> None:
     polygon = part.polygon()
-    rim = np.clip(building.colour * rng.uniform(0.7, 1.2), 0, 255)
-    polyline(canvas.albedo, polygon, tuple(rim.tolist()), rng.uniform(1.5, 3.5), closed=True)
-    area = part.length * part.width
-    count = int(rng.poisson(area / 2500.0))
     along = np.array([np.cos(part.angle), np.sin(part.angle)])
     across = np.array([-along[1], along[0]])
-    for _ in range(count):
-        u = rng.uniform(-0.4, 0.4) * part.length
-        v = rng.uniform(-0.4, 0.4) * part.width
-        spot = np.asarray(part.center) + along * u + across * v
+    center = np.asarray(part.center)
+    if rng.random() < 0.4:  # membrane or gravel seams along the long side
+        seam = tuple(np.clip(building.colour * rng.uniform(0.9, 1.1), 0, 255).tolist())
+        for v in np.arange(-part.width / 2, part.width / 2, rng.uniform(4, 10))[1:]:
+            ends = center + across * v + np.outer([-0.5, 0.5], along) * part.length
+            polyline(canvas.albedo, ends, seam, 1)
+    for _ in range(int(rng.integers(0, 3))):  # stains and repaired patches
+        spot = center + along * rng.uniform(-0.3, 0.3) * part.length
+        spot = spot + across * rng.uniform(-0.3, 0.3) * part.width
+        size = rng.uniform(0.1, 0.4, 2) * (part.length, part.width)
+        patch = rectangle(spot, size[0], size[1], part.angle)
+        canvas.surface([patch], np.clip(building.colour * rng.uniform(0.85, 1.12), 0, 255))
+    rim = np.clip(building.colour * rng.uniform(0.7, 1.2), 0, 255)
+    polyline(canvas.albedo, polygon, tuple(rim.tolist()), rng.uniform(1.5, 3.5), closed=True)
+    if rng.random() < 0.25 and min(part.length, part.width) > 40:  # penthouse / upper storey
+        scale = rng.uniform(0.35, 0.7, 2)
+        spot = center + along * rng.uniform(-0.15, 0.15) * part.length
+        upper = rectangle(spot, part.length * scale[0], part.width * scale[1], part.angle)
+        _shadow_on(canvas, polygon, sweep(upper, sun.offset(rng.uniform(10, 25))), sun)
+        canvas.surface([upper], np.clip(building.colour * rng.uniform(0.85, 1.15), 0, 255))
+        fill(canvas.shade, [upper], 1.0)
+        polyline(canvas.albedo, upper, tuple(rim.tolist()), 1.5, closed=True)
+    for _ in range(int(rng.poisson(part.length * part.width / 2500.0))):
+        spot = center + along * rng.uniform(-0.4, 0.4) * part.length
+        spot = spot + across * rng.uniform(-0.4, 0.4) * part.width
         if rng.random() < 0.7:  # AC unit / vent: a light box with its own small shadow
             size = rng.uniform(3, 10, 2)
             box = rectangle(spot, size[0], size[1], part.angle)
-            shadow = sweep(box, sun.offset(rng.uniform(2, 6)))
-            fill(canvas.shade, [shadow], sun.shadow_strength + 0.15)
+            _shadow_on(canvas, polygon, sweep(box, sun.offset(rng.uniform(2, 6))), sun)
             fill(canvas.shade, [box], 1.05)
             canvas.surface([box], textures.pick(rng, textures.ROOF_FLAT[:3], 10) + 20)
         else:  # skylight: a dark glazed rectangle
             size = rng.uniform(4, 14, 2)
             box = rectangle(spot, size[0], size[1], part.angle)
             canvas.surface([box], np.array([70, 80, 95]) + rng.normal(0, 10, 3))
+
+
+def _shadow_on(canvas: Canvas, roof: np.ndarray, shadow: np.ndarray, sun: Sun) -> None:
+    """Darken ``canvas.shade`` where the ``shadow`` polygon falls on the ``roof`` polygon only."""
+    height, width = canvas.shape
+    x0, y0 = np.maximum(np.floor(shadow.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(shadow.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return
+    on_roof = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    in_shadow = np.zeros_like(on_roof)
+    fill(on_roof, [roof - (x0, y0)], 1)
+    fill(in_shadow, [shadow - (x0, y0)], 1)
+    window = canvas.shade[y0:y1, x0:x1]
+    window[(on_roof & in_shadow).astype(bool)] *= sun.shadow_strength + 0.1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .geometry import fill
@@ -104,3 +105,9 @@ class Canvas:
     def inside(self, x: float, y: float) -> bool:
         height, width = self.shape
         return 0 <= x < width and 0 <= y < height
+
+
+def darken(shade: np.ndarray, where: np.ndarray, factor: float) -> None:
+    """Multiply ``shade`` (H, W float32) by ``factor`` where ``where`` (H, W uint8/bool) is set."""
+    scaled = cv2.addWeighted(shade, float(factor), shade, 0.0, 0.0)
+    np.copyto(shade, scaled, where=where.view(bool) if where.dtype == np.uint8 else where)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .geotiff import north_up_transform, write_mask, write_rgb
 from .layout import INRIA_CITIES, write_inria_layout
+from .preview import write_preview
 from .sample import ensure_sample_scene
 from .scene import STYLES, generate_scene
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     scene.add_argument("--size", type=int, default=2000)
     scene.add_argument("--style", choices=STYLES, default="suburban")
     scene.add_argument("--seed", type=int, default=0)
+    preview = sub.add_parser("preview", help="2x2 PNG mosaic of the styles (README picture)")
+    preview.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             result = ensure_sample_scene(args.out, size=args.size)
             print(result.image_path)
             print(result.label_path)
+        elif args.command == "preview":
+            print(write_preview(args.out))
         else:
             generated = generate_scene(args.size, args.size, args.seed, args.style)
             transform = north_up_transform(500000.0, 5000000.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import textures, vegetation
+from .blocks import houses
 from .buildings import Building, footprint, place
 from .canvas import Canvas, Sun
 from .geometry import Frame, polyline
@@ -117,26 +118,55 @@ def farmsteads(
                 canvas.trees.append((spot[0], spot[1], m(rng.uniform(2.5, 6))))
 
 
-def forest(canvas: Canvas, rng: np.random.Generator, cover: float) -> None:
-    """Dense trees where a coarse noise field exceeds the quantile for ``cover`` (0..1)."""
+def forest_floor(canvas: Canvas, rng: np.random.Generator, cover: float) -> np.ndarray:
+    """Paint dark forest floor where a coarse noise field exceeds the quantile for ``cover``
+    (0..1) and return that region, (H, W) bool."""
     height, width = canvas.shape
     field = textures.value_noise(rng, (height, width), m(250), octaves=3)
     threshold = np.quantile(field[::16, ::16], 1.0 - cover)
     region = field > threshold
     floor = textures.pick(rng, textures.TREE, 4) * rng.uniform(0.8, 1.1)
-    canvas.albedo[region & (canvas.occupied == 0)] = np.clip(floor, 0, 255).astype(np.uint8)
-    count = int(region.mean() * height * width / (m(3.5) ** 2))
-    vegetation.scatter_trees(canvas, region, count, (m(2.5), m(6)), rng)
+    canvas.albedo[region] = np.clip(floor, 0, 255).astype(np.uint8)
+    return region
+
+
+def hamlet(
+    canvas: Canvas, road: np.ndarray, road_width: float, rng: np.random.Generator, sun: Sun
+) -> None:
+    """A short side street leaving ``road`` (N, 2) at a random vertex, lined with houses."""
+    i = int(rng.integers(1, len(road) - 1))
+    tangent = road[i + 1] - road[i - 1]
+    angle = float(np.arctan2(tangent[1], tangent[0])) + np.pi / 2 * rng.choice([-1, 1])
+    frame = Frame((float(road[i][0]), float(road[i][1])), angle)
+    length = m(rng.uniform(120, 320))
+    street = m(rng.uniform(4.5, 6.5))
+    draw_road(canvas, frame.to_image(np.array([[0.0, 0.0], [length, 0.0]])), street, rng,
+              paint=False)  # fmt: skip
+    start, edge = road_width / 2 + m(4), street / 2 + m(1.5)
+    depth = m(rng.uniform(28, 42))
+    houses(canvas, frame, (start, edge, length, edge + depth), rng, sun)
+    flipped = Frame(frame.center, angle + np.pi)
+    houses(canvas, flipped, (-length, edge, -start, edge + depth), rng, sun)
 
 
 def rural(canvas: Canvas, sun: Sun, rng: np.random.Generator) -> None:
-    """Fields, 1–3 winding roads with farmsteads, forest patches."""
+    """Fields and forest floor, winding roads (about 3 per 600 m of extent) with farmsteads,
+    then dense trees over the forest region."""
     fields(canvas, rng)
+    woods = forest_floor(canvas, rng, cover=rng.uniform(0.15, 0.5))
     height, width = canvas.shape
     extent = (height + width) / 2
+    roads = []
     for _ in range(int(rng.integers(2, 5) * max(extent / m(600), 1.0))):
         road = winding_road(canvas, rng)
-        width = m(rng.uniform(4.5, 7.5))
-        draw_road(canvas, road, width, rng, paint=rng.random() < 0.5)
-        farmsteads(canvas, road, width, rng, density=rng.uniform(0.25, 0.6))
-    forest(canvas, rng, cover=rng.uniform(0.15, 0.5))
+        road_width = m(rng.uniform(4.5, 7.5))
+        draw_road(canvas, road, road_width, rng, paint=rng.random() < 0.5)
+        roads.append((road, road_width))
+    area_km2 = height * width * (m(1) ** -2) / 1e6
+    for _ in range(rng.poisson(1.2 * area_km2)):
+        road, road_width = roads[rng.integers(len(roads))]
+        hamlet(canvas, road, road_width, rng, sun)
+    for road, road_width in roads:
+        farmsteads(canvas, road, road_width, rng, density=rng.uniform(0.25, 0.6))
+    count = int(woods.mean() * height * width / (m(3.5) ** 2))
+    vegetation.scatter_trees(canvas, woods, count, (m(2.5), m(6)), rng)

@@ -80,7 +80,7 @@ def write_mask(
 def _write(path: Path, bands: np.ndarray, profile: dict, overviews, resampling) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.tif")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not *.tif: globbers skip it
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(bands)

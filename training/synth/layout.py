@@ -60,7 +60,8 @@ def tile_seed(seed: int, city: str, number: int) -> int:
 
 
 def tile_style(city: str, scene_seed: int, styles: dict[str, dict[str, float]] | None) -> str:
-    weights = (styles or CITY_STYLES).get(city) or CITY_STYLES.get(city) or {"suburban": 1.0}
+    """The style of one tile, drawn from the city's {style: weight} (``styles`` overrides)."""
+    weights = (styles or {}).get(city) or CITY_STYLES[city]
     names = sorted(weights)
     unknown = set(names) - set(STYLES)
     if unknown:
@@ -71,7 +72,7 @@ def tile_style(city: str, scene_seed: int, styles: dict[str, dict[str, float]] |
 
 def tile_transform(city: str, number: int, size: int):
     """North-up transform of tile ``number``: tiles sit on a 6-wide grid from the city origin."""
-    west, north = CITY_ORIGIN.get(city, (500000.0, 5000000.0))
+    west, north = CITY_ORIGIN[city]
     row, col = divmod(number - 1, _GRID_COLUMNS)
     extent = size * PIXEL_M
     return north_up_transform(west + col * extent, north - row * extent)
@@ -80,7 +81,7 @@ def tile_transform(city: str, number: int, size: int):
 def write_tile(job: TileJob) -> str:
     """Generate and write one tile; returns its name ``<city><n>``."""
     scene = generate_scene(job.size, job.size, job.seed, job.style)
-    crs = CITY_CRS.get(job.city, "EPSG:32633")
+    crs = CITY_CRS[job.city]
     transform = tile_transform(job.city, job.number, job.size)
     write_mask(job.gt_path, scene.mask, crs, transform)
     write_rgb(job.image_path, scene.image, crs, transform)
@@ -106,6 +107,9 @@ def write_inria_layout(
         raise ValueError(f"tiles_per_city must be >= 1, got {tiles_per_city}")
     if size < 64:
         raise ValueError(f"tile size must be >= 64 pixels, got {size}")
+    unknown = sorted(set(cities) - set(INRIA_CITIES))
+    if unknown:
+        raise ValueError(f"unknown cities {unknown}; expected some of {INRIA_CITIES}")
     dataset = Path(root) / "AerialImageDataset"
     train = dataset / "train"
     jobs = []

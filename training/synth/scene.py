@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import buildings, countryside, sensor, textures, vegetation
 from .blocks import BLOCK_FILLERS
-from .canvas import Canvas, Sun
+from .canvas import Canvas, Sun, darken
 from .geometry import Frame
 from .streets import draw_road, m, road_cars
 
@@ -56,7 +57,7 @@ _GRID_STYLES = {
     ),
     "suburban": _GridStyle(
         block_u_m=(110, 260), block_v_m=(55, 95), road_m=(7, 10.5), sidewalk_m=(0, 2),
-        blocks={"houses": 0.83, "commercial": 0.07, "park": 0.06, "parking": 0.04},
+        blocks={"houses": 0.86, "commercial": 0.06, "park": 0.06, "parking": 0.02},
         street_trees=0.35, axis_aligned=False, cars_per_100m=0.8,
     ),
 }  # fmt: skip
@@ -81,12 +82,13 @@ def generate_scene(height: int, width: int, seed: int, style: str = "suburban") 
     else:
         _street_grid(canvas, sun, rng, _GRID_STYLES[style])
     buildings.render_shadows(canvas, sun)
-    canvas.shade[canvas.shadow.astype(bool)] *= sun.shadow_strength
+    darken(canvas.shade, canvas.shadow, sun.shadow_strength)
     buildings.render_roofs(canvas, sun, rng)
-    vegetation.render(canvas, sun, rng, tree_height_px=m(rng.uniform(7, 14)))
+    vegetation.render(canvas, sun, rng, tree_height_px=m(rng.uniform(4, 9)))
     grain = textures.value_noise(rng, (height, width), 3.0, octaves=2)
     grime = textures.value_noise(rng, (height, width), m(8), octaves=3)
-    canvas.shade *= 1.0 + 0.06 * grain + 0.08 * grime
+    detail = cv2.addWeighted(grain, 0.06, grime, 0.08, 1.0)
+    canvas.shade = cv2.multiply(canvas.shade, detail)
     image = sensor.degrade(sensor.expose(canvas.albedo, canvas.shade, rng), rng)
     direction = (float(sun.direction[0]), float(sun.direction[1]))
     return SyntheticScene(image=image, mask=canvas.mask, style=style, shadow_direction=direction)

@@ -66,7 +66,7 @@ def value_noise(
     octaves: int = 3,
     persistence: float = 0.5,
 ) -> np.ndarray:
-    """Multi-octave value noise, (H, W) float32 roughly in [-1, 1] (may be a non-contiguous view).
+    """Multi-octave value noise, (H, W) float32 roughly in [-1, 1].
 
     ``scale`` is the feature size of the coarsest octave in pixels; each further octave halves it.
     Octaves are summed on the finest octave's lattice (small) and upsampled to full size once.
@@ -86,11 +86,9 @@ def value_noise(
         amplitude *= persistence
     total /= norm
     if finest <= 1.0:
-        return total[:height, :width]
-    size = (int(np.ceil(grid_w * finest)), int(np.ceil(grid_h * finest)))
-    full = cv2.resize(total, size, interpolation=cv2.INTER_CUBIC)
-    oy, ox = (int(v) for v in rng.integers(0, int(finest) + 1, 2))
-    return full[oy : oy + height, ox : ox + width]
+        return np.ascontiguousarray(total[:height, :width])
+    needed = total[: int(np.ceil(height / finest)) + 1, : int(np.ceil(width / finest)) + 1]
+    return cv2.resize(needed, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
 def blend_colours(field: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

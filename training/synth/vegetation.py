@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import textures
-from .canvas import Canvas, Sun
+from .canvas import Canvas, Sun, darken
 from .geometry import to_cv
 
 
@@ -22,12 +22,16 @@ def scatter_trees(
     rng: np.random.Generator,
 ) -> None:
     """Add up to ``count`` trees at random pixels where ``region`` (H, W bool) holds and no
-    building or road stands (trunks avoid occupied pixels; crowns may overhang)."""
+    building or road lies under the crown's centre or its four half-radius points."""
     height, width = canvas.shape
     ys = rng.integers(0, height, count)
     xs = rng.integers(0, width, count)
-    keep = region[ys, xs] & (canvas.occupied[ys, xs] == 0)
     radii = rng.uniform(*radius_range, count)
+    keep = region[ys, xs]
+    for dx, dy in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+        px = np.clip(xs + dx * radii * 0.6, 0, width - 1).astype(int)
+        py = np.clip(ys + dy * radii * 0.6, 0, height - 1).astype(int)
+        keep &= canvas.occupied[py, px] == 0
     canvas.trees.extend(zip(xs[keep], ys[keep], radii[keep], strict=True))
 
 
@@ -53,26 +57,26 @@ def render(canvas: Canvas, sun: Sun, rng: np.random.Generator, tree_height_px: f
         cv2.polylines(colour, [to_cv(points)], False, tint, int(thickness), cv2.LINE_8, 4)
     crown = cv2.GaussianBlur(crown, (0, 0), 2.5)
     leaves = textures.value_noise(rng, (height, width), 7.0, octaves=2)
-    crown *= 1.0 + 0.45 * leaves
-    canopy = crown > 0.22
+    crown = cv2.multiply(crown, cv2.addWeighted(leaves, 0.45, leaves, 0.0, 1.0))
+    canopy = (crown > 0.22).view(np.uint8)
 
-    # The crown's shadow is smeared from the trunk outwards so it touches the tree.
+    # A crown casts an elongated shadow displaced away from the sun.
     cast = np.zeros_like(canopy)
-    for fraction in (0.35, 0.7, 1.0):
+    for fraction in (0.55, 0.7, 0.85, 1.0):
         shift = np.round(sun.offset(tree_height_px * fraction)).astype(int)
-        cast |= _translate(canopy, int(shift[0]), int(shift[1]))
-    cast &= ~canopy
-    darkening = np.array([1.0, sun.shadow_strength + 0.08], np.float32)
-    canvas.shade *= darkening[cast.view(np.uint8)]
+        cv2.bitwise_or(cast, _translate(canopy, int(shift[0]), int(shift[1])), dst=cast)
+    cast = cv2.subtract(cast, canopy)
+    darken(canvas.shade, cast, sun.shadow_strength + 0.08)
 
+    # Slopes facing the sun (gradient pointing away from the shadow direction) are lit.
     gx = cv2.Sobel(crown, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(crown, cv2.CV_32F, 0, 1, ksize=3)
-    # Slopes facing the sun (gradient pointing away from the shadow direction) are lit.
-    lit = -(gx * sun.direction[0] + gy * sun.direction[1])
-    tree_shade = 0.8 + 1.6 * lit + 0.25 * leaves
+    dx, dy = (float(v) for v in sun.direction)
+    tree_shade = cv2.addWeighted(gx, -1.6 * dx, gy, -1.6 * dy, 0.8)
+    tree_shade = cv2.scaleAdd(leaves, 0.25, tree_shade)
     np.clip(tree_shade, 0.35, 1.4, out=tree_shade)
-    np.copyto(canvas.shade, tree_shade, where=canopy)
-    np.copyto(canvas.albedo, colour, where=canopy[..., None])
+    np.copyto(canvas.shade, tree_shade, where=canopy.view(bool))
+    np.copyto(canvas.albedo, colour, where=canopy.view(bool)[..., None])
 
 
 def _translate(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
