@@ -128,13 +128,22 @@ class PredictResult:
 
 @dataclass(frozen=True, eq=False)
 class Target:
-    """The tile or object being annotated: box, initial mask, clicks (image coords), prediction."""
+    """The tile or object being annotated: box, initial mask, clicks (image coords), prediction.
+
+    `prob` answers the first `answered` clicks; while a newer click waits for the model the
+    previous prediction stays on show.
+    """
 
     id: int
     box: Box
     initial: np.ndarray
     clicks: tuple[Click, ...] = ()
     prob: np.ndarray | None = None
+    answered: int = 0
+
+    @property
+    def waiting(self) -> bool:
+        return self.answered != len(self.clicks)
 
 
 @dataclass(frozen=True)
@@ -231,7 +240,7 @@ class AnnotationSession:
                 return Change()
             size = self.config.object_size
             target = self._object_target(y, x, self._centered_box(y, x, size, size))
-        target = replace(target, clicks=(*target.clicks, Click(y, x, positive)), prob=None)
+        target = replace(target, clicks=(*target.clicks, Click(y, x, positive)))
         self._push(replace(state, target=target), None)
         return Change(request=self._request(target))
 
@@ -247,7 +256,7 @@ class AnnotationSession:
         top = self._undo[-1] if self._undo else None
         answers_top = top is not None and top.after.target is not None
         answers_top = answers_top and top.after.target.id == target.id
-        target = replace(target, prob=result.prob)
+        target = replace(target, prob=result.prob, answered=len(target.clicks))
         grown = self._grown_box(target) if self._state.mode is Mode.OBJECT else None
         change = Change()
         if grown is not None:
@@ -261,9 +270,12 @@ class AnnotationSession:
 
     def accept(self) -> Change:
         """Write the target into the label layer (tile mode: the tile's thresholded prediction;
-        object mode: the merge rule) and move on (next tile / no object)."""
+        object mode: the merge rule) and move on (next tile / no object). Refused (no change)
+        while the newest click still waits for the model."""
         state = self._state
         target = state.target
+        if self._pending:
+            return Change()
         label_box = None
         if target is not None and target.prob is not None:
             label_box = target.box
@@ -288,7 +300,8 @@ class AnnotationSession:
         target = self._state.target
         if target is None or not target.clicks:
             return Change()
-        kept = replace(target, clicks=(), prob=None) if self._state.mode is Mode.TILE else None
+        kept = replace(target, clicks=(), prob=None, answered=0)
+        kept = kept if self._state.mode is Mode.TILE else None
         self._push(replace(self._state, target=kept), None)
         return Change()
 
@@ -351,7 +364,7 @@ class AnnotationSession:
     def _restore(self, state: _State, label_box: Box | None) -> Change:
         self._state = state
         target = state.target
-        if target is not None and target.clicks and target.prob is None:
+        if target is not None and target.waiting:
             return Change(request=self._request(target), label_box=label_box)
         self._pending = False
         return Change(label_box=label_box)

@@ -68,10 +68,6 @@ class ImageCanvas(QGraphicsView):
         self._items.clear()
         self._source = None
 
-    @property
-    def loader(self) -> TileLoader | None:
-        return self._loader
-
     # ------------------------------------------------------------------ zoom
     def scale_factor(self) -> float:
         """Screen pixels per image pixel."""

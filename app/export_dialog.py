@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -191,9 +191,13 @@ def run_export_thread(parent: QWidget | None, thread: ExportThread) -> ExportOut
     thread.failed.connect(errors.append)
     loop = QEventLoop()
     thread.finished.connect(loop.quit)
+    watchdog = QTimer(interval=100)  # also ends the loop if the finished signal is ever missed
+    watchdog.timeout.connect(lambda: thread.isFinished() and loop.quit())
     thread.start()
+    watchdog.start()
     if not thread.isFinished():
         loop.exec()
+    watchdog.stop()
     thread.wait()
     progress.close()
     progress.deleteLater()

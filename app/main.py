@@ -19,10 +19,16 @@ from isegsat.training import synth
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="isegsat", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="isegsat",
+        description="Click-based building annotation on aerial GeoTIFFs (RITM HRNet). Without "
+        "IMAGE the bundled sample scene opens with its imperfect label.",
+    )
     parser.add_argument("image", nargs="?", type=Path, help="GeoTIFF (or any GDAL raster)")
     parser.add_argument("--mask", type=Path, help="existing building mask to relabel")
-    parser.add_argument("--weights", type=Path, help="model checkpoint (.pth)")
+    parser.add_argument(
+        "--weights", type=Path, help="model checkpoint (.pth); default $ISEGSAT_WEIGHTS or bundled"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA if available")
     return parser.parse_args(argv)
 

@@ -79,16 +79,16 @@ class MainWindow(QMainWindow):
             "save": self.save,
             "export": self.dialogs.export,
             "quit": self.close,
-            "undo": lambda: c.run("undo"),
-            "redo": lambda: c.run("redo"),
+            "undo": c.undo,
+            "redo": c.redo,
             "accept": c.accept,
-            "reset": lambda: c.run("reset"),
+            "reset": c.reset,
             "fit": self.canvas.fit,
             "actual": self.canvas.actual_size,
             "zoom_in": lambda: self.canvas.zoom_by(1.25),
             "zoom_out": lambda: self.canvas.zoom_by(0.8),
-            "tile_mode": lambda: self._set_mode(Mode.TILE),
-            "object_mode": lambda: self._set_mode(Mode.OBJECT),
+            "tile_mode": lambda: c.set_mode(Mode.TILE),
+            "object_mode": lambda: c.set_mode(Mode.OBJECT),
             "next_tile": lambda: c.step_tile(1),
             "prev_tile": lambda: c.step_tile(-1),
             "click_tool": lambda: self._set_tool(False, False),
@@ -204,9 +204,6 @@ class MainWindow(QMainWindow):
         self.dialogs.error(title, message)
 
     # ------------------------------------------------------------------ small slots
-    def _set_mode(self, mode: Mode) -> None:
-        self.controller.run("set_mode", mode)
-
     def _set_tool(self, active: bool, erase: bool) -> None:
         self.canvas.brush.set_tool(active, erase)
         self._refresh()
@@ -225,9 +222,7 @@ class MainWindow(QMainWindow):
 
     def _set_tile_size(self, size: int) -> None:
         self.settings.tile_size = size
-        if self.controller.session is not None:
-            self.controller.session.set_tile_size(size)
-            self.controller.run("goto_tile", 0)
+        self.controller.set_tile_size(size)
 
     def _refresh(self) -> None:
         session = self.controller.session

@@ -161,6 +161,3 @@ class TargetOverlay:
         dot.setZValue(40)
         self._scene.addItem(dot)
         return dot
-
-    def set_prediction_opacity(self, opacity: float) -> None:
-        self._mask.setOpacity(opacity)

@@ -54,7 +54,8 @@ class AnnotationController(QObject):
             self.message.emit("No model loaded: Model ▸ Open checkpoint… first.")
             return
         change = self.session.click(y, x, positive)
-        if change.request is None:
+        target = self.session.target
+        if change.request is None and target is not None and target.clicks:
             self.message.emit("Accept (Space) or reset (Esc) the framed target first.")
         self._redraw(change)
 
@@ -88,14 +89,33 @@ class AnnotationController(QObject):
         if self.session.mode is Mode.TILE:
             self.show_tile()
 
-    def run(self, action: str, *args) -> None:
-        """Call session method `action` (undo, redo, reset, goto_tile, set_mode) and redraw."""
+    def undo(self) -> None:
+        self._act(AnnotationSession.undo)
+
+    def redo(self) -> None:
+        self._act(AnnotationSession.redo)
+
+    def reset(self) -> None:
+        self._act(AnnotationSession.reset)
+
+    def set_mode(self, mode: Mode) -> None:
+        self._act(AnnotationSession.set_mode, mode)
+
+    def set_tile_size(self, size: int) -> None:
+        """Re-cut the scene into size x size tiles (tile progress restarts) and show tile 1."""
         if self.session is not None:
-            self._redraw(getattr(self.session, action)(*args))
+            self.session.set_tile_size(size)
+            self._redraw(Change())
+            self.show_tile()
+
+    def _act(self, method, *args) -> None:
+        """Run an AnnotationSession method on the open session and redraw what changed."""
+        if self.session is not None:
+            self._redraw(method(self.session, *args))
 
     def step_tile(self, step: int) -> None:
         if self.session is not None:
-            self.run("goto_tile", self.session.tile_index + step)
+            self._act(AnnotationSession.goto_tile, self.session.tile_index + step)
             self.show_tile()
 
     def show_tile(self) -> None:

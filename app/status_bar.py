@@ -25,7 +25,6 @@ def describe_position(source: RasterSource, x: float, y: float) -> str:
 
 class StatusWidgets:
     def __init__(self, bar: QStatusBar) -> None:
-        self.bar = bar
         self.position = QLabel()
         self.device = QLabel("no model")
         self.latency = QLabel()

@@ -23,7 +23,8 @@ def augment(
     """A random training view of ``image`` (HxWx3 uint8 RGB) and ``mask`` (HxW uint8).
 
     Returns (crop_h x crop_w x 3 uint8, crop_h x crop_w uint8); the mask is resized with nearest
-    neighbour so its values stay in the input's set; padding is 0 in both.
+    neighbour on the same pixel-centre grid as the bilinear image resize (cv2 NEAREST_EXACT), so
+    its values stay in the input's set and it stays aligned; padding is 0 in both.
     """
     image, mask = random_resize(image, mask, rng, scale_range)
     if rng.random() < 0.5:
@@ -40,7 +41,7 @@ def random_resize(
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return (
         cv2.resize(image, size, interpolation=cv2.INTER_LINEAR),
-        cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
+        cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST_EXACT),
     )
 
 

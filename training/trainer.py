@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -151,6 +152,9 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, resume: bool = False) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
+        # OpenCV's thread pool does not survive fork(): keep it single-threaded so DataLoader
+        # workers forked after the click simulation (which uses OpenCV) cannot deadlock.
+        cv2.setNumThreads(1)
         self.fabric = build_fabric(config)
         self.fabric.launch()
         self.rank = self.fabric.global_rank

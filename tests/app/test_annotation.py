@@ -12,6 +12,7 @@ from rasterio.windows import Window
 from isegsat.app.annotation import (
     AnnotationSession,
     Box,
+    Change,
     Mode,
     PredictResult,
     SessionConfig,
@@ -248,3 +249,16 @@ def test_session_modules_import_no_qt(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.append(node.module)
     assert not [name for name in imported if name.split(".")[0] in ("PySide6", "shiboken6")]
+
+
+def test_previous_prediction_stays_on_show_and_accept_waits_for_the_model(labels, scene) -> None:
+    session = make_session(labels, scene)
+    first = session.click(30, 30, True).request
+    one = box_mask(Box(0, 0, scene.height, scene.width), slice(20, 40), slice(20, 40))
+    session.apply(answer(first, one))
+    second = session.click(100, 140, True).request
+    assert session.target.waiting and session.pending
+    np.testing.assert_array_equal(session.current_mask(), one)
+    assert session.accept() == Change() and session.done == frozenset()
+    session.apply(answer(second, one))
+    assert session.accept().label_box == Box(0, 0, scene.height, scene.width)

@@ -36,11 +36,10 @@ def scene(tmp_path: Path):
 
 
 def _areas(path: Path) -> list[float]:
-    _, _, wkb, fields = pyogrio.raw.read(path)
-    assert (
-        np.allclose(fields[1], shapely.area(shapely.from_wkb(wkb)), rtol=1e-3)
-        or path.suffix == ".geojson"
-    )
+    """Sorted area_m2 attributes; in a projected (metre) output they match the polygons' area."""
+    meta, _, wkb, fields = pyogrio.raw.read(path)
+    if meta["crs"] == "EPSG:32633":
+        assert np.allclose(fields[1], shapely.area(shapely.from_wkb(wkb)), rtol=1e-3)
     return sorted(float(a) for a in fields[1])
 
 

@@ -190,6 +190,9 @@ def test_tile_navigation_and_threshold_slider(qtbot, window, scene):
     window.panel.threshold.setValue(80)
     assert session.config.threshold == pytest.approx(0.8)
     assert window.settings.threshold == pytest.approx(0.8)
+    window.panel.tile_size.setValue(100)
+    assert session.grid.count == 4 and session.tile_index == 0
+    assert window.panel.progress.format() == "0 / 4" and window.settings.tile_size == 100
 
 
 def test_export_and_shortcuts_are_wired(qtbot, window, scene, monkeypatch):

@@ -1,6 +1,8 @@
 """isegsat-eval end to end on a tiny prepared folder with random-init HRNet18s checkpoints."""
 
+import contextlib
 import csv
+import io
 import json
 import re
 
@@ -35,13 +37,22 @@ def checkpoints(tmp_path_factory):
     return interactive, baseline
 
 
-def test_one_checkpoint_writes_the_contract_report(prepared, checkpoints, tmp_path, capsys):
-    out = tmp_path / "report"
-    args = ["--checkpoint", str(checkpoints[0]), "--data", str(prepared), "--split", "test"]
-    assert main([*args, "--out", str(out), *FAST]) == 0
+@pytest.fixture(scope="module")
+def report(prepared, checkpoints, tmp_path_factory):
+    """One full run (20 clicks, all test crops) comparing the interactive model and the baseline."""
+    out = tmp_path_factory.mktemp("eval") / "report"
+    args = ["--checkpoint", str(checkpoints[0]), "--checkpoint", str(checkpoints[1])]
+    args += ["--data", str(prepared), "--split", "test", "--out", str(out), *FAST]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(args) == 0
+    return out, stdout.getvalue()
 
+
+def test_metrics_json_holds_exactly_the_contract_keys(report):
+    out, _ = report
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == ["itermask"]
+    assert list(metrics) == ["itermask", "baseline"]
     overall = metrics["itermask"]["overall"]
     assert tuple(overall) == metric_keys(20)
     assert (overall["crops"], overall["empty_dropped"]) == (4, 1)
@@ -55,62 +66,68 @@ def test_one_checkpoint_writes_the_contract_report(prepared, checkpoints, tmp_pa
     assert [(b["crops"], b["empty_dropped"]) for b in per_city.values()] == [(2, 1), (2, 0)]
     assert all(tuple(block) == metric_keys(20) for block in per_city.values())
 
+
+def test_baseline_is_scored_without_clicks(report):
+    out, _ = report
+    baseline = json.loads((out / "metrics.json").read_text())["baseline"]["overall"]
+    assert tuple(baseline) == metric_keys(20)
+    assert baseline["NoC20@80"] is None and baseline[">=20@80"] is None
+    assert baseline["mIoU_per_click"] is None
+    assert 0.0 <= baseline["Avg20_IoU"] <= 1.0
+    assert (baseline["crops"], baseline["empty_dropped"]) == (4, 1)
+
+
+def test_two_checkpoints_give_one_table_with_two_rows(report):
+    out, stdout = report
     table = (out / "table.md").read_text()
-    assert "| Model | NoC20@80 | NoC20@90 | >=20@80 | Avg20 IoU |" in table
-    assert "| itermask |" in table
+    table1 = table.split("## Table 1")[1].split("##")[0]
+    assert "| Model | NoC20@80 | NoC20@90 | >=20@80 | Avg20 IoU |" in table1
+    rows = [line for line in table1.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 2
+    assert re.match(r"\| itermask \| \d+\.\d\d \| \d+\.\d\d \| [01]\.\d{3} \| ", rows[0])
+    assert rows[1].startswith("| baseline (no clicks) | — | — | — | ")
+    assert table1.strip() in stdout
+
+
+def test_csv_files_and_figures(report):
+    out, _ = report
     with (out / "per_sample.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["crop_id"] for r in rows] == [
-        "austin1_r0_c0",
-        "austin2_r1_c0",
-        "vienna3_r0_c0",
-        "vienna3_r0_c1",
+    crop_ids = ["austin1_r0_c0", "austin2_r1_c0", "vienna3_r0_c0", "vienna3_r0_c1"]
+    assert [(r["model"], r["crop_id"]) for r in rows] == [
+        *(("itermask", c) for c in crop_ids),
+        *(("baseline", c) for c in crop_ids),
     ]
-    assert all(1 <= int(r["NoC@80"]) <= 20 for r in rows)
-    assert all(r["iou_20"] != "" for r in rows)
+    assert all(1 <= int(r["NoC@80"]) <= 20 and r["iou_20"] != "" for r in rows[:4])
+    assert all(r["NoC@80"] == "" and 0 <= float(r["iou_no_clicks"]) <= 1 for r in rows[4:])
     with (out / "metrics.csv").open() as handle:
         scopes = [(r["model"], r["scope"]) for r in csv.DictReader(handle)]
-    assert scopes == [("itermask", "overall"), ("itermask", "austin"), ("itermask", "vienna")]
+    assert scopes == [
+        (model, scope)
+        for model in ("itermask", "baseline")
+        for scope in ("overall", "austin", "vienna")
+    ]
     for figure in ("fig7_miou_per_click.png", "fig8_gain_per_click.png"):
         height, width, _ = imread(out / figure).shape
         assert height > 300 and width > 600
     assert not list(out.glob(".*tmp"))
-    assert "NoC20@80" in capsys.readouterr().out
 
 
-def test_two_checkpoints_give_one_table_and_a_click_free_baseline(prepared, checkpoints, tmp_path):
-    out = tmp_path / "report"
-    args = ["--checkpoint", str(checkpoints[0]), "--checkpoint", str(checkpoints[1])]
-    args += ["--data", str(prepared), "--out", str(out), "--cities", "vienna", *FAST]
-    assert main(args) == 0
-
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == ["itermask", "baseline"]
-    baseline = metrics["baseline"]["overall"]
-    assert tuple(baseline) == metric_keys(20)
-    assert baseline["NoC20@80"] is None and baseline["mIoU_per_click"] is None
-    assert 0.0 <= baseline["Avg20_IoU"] <= 1.0
-    assert list(metrics["baseline"]["per_city"]) == ["vienna"]
-    assert baseline["crops"] == 2
-
-    table = (out / "table.md").read_text()
-    table1 = table.split("## Table 1")[1].split("##")[0]
-    rows = [line for line in table1.splitlines() if line.startswith("| ")][1:]
-    assert len(rows) == 2
-    assert rows[0].startswith("| itermask |")
-    assert rows[1].startswith("| baseline (no clicks) | — | — | — |")
-
-
-def test_default_zoom_in_and_flip_with_limit_and_fewer_clicks(prepared, checkpoints, tmp_path):
+def test_default_zoom_in_and_flip_with_limit_cities_and_fewer_clicks(
+    prepared, checkpoints, tmp_path
+):
     out = tmp_path / "report"
     args = ["--checkpoint", str(checkpoints[0]), "--data", str(prepared), "--out", str(out)]
-    assert main([*args, "--limit", "1", "--max-clicks", "2", "--device", "cpu"]) == 0
+    args += ["--cities", "vienna", "--limit", "1", "--max-clicks", "2", "--device", "cpu"]
+    assert main(args) == 0
 
-    overall = json.loads((out / "metrics.json").read_text())["itermask"]["overall"]
-    assert tuple(overall) == metric_keys(2)
-    assert (overall["crops"], overall["empty_dropped"]) == (1, 0)
-    assert len(overall["mIoU_per_click"]) == 2
-    assert "- ZoomIn: True" in (out / "table.md").read_text()
+    model = json.loads((out / "metrics.json").read_text())["itermask"]
+    assert tuple(model["overall"]) == metric_keys(2)
+    assert (model["overall"]["crops"], model["overall"]["empty_dropped"]) == (1, 0)
+    assert len(model["overall"]["mIoU_per_click"]) == 2
+    assert list(model["per_city"]) == ["vienna"]
+    table = (out / "table.md").read_text()
+    assert "- ZoomIn: True" in table and "- flip: True" in table
 
 
 def test_same_file_stem_in_two_folders_is_told_apart(prepared, checkpoints, tmp_path):

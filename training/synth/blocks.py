@@ -1,5 +1,5 @@
 """Fill city blocks with content: detached houses, dense urban parcels, perimeter blocks,
-commercial boxes with parking, parking lots and parks.
+commercial boxes with parking, parking lots and parks (curved streets live in ``crescent``).
 
 A block is an axis-aligned box ``(u0, v0, u1, v1)`` in the street ``Frame``'s local pixel
 coordinates, already inset from the surrounding roads and sidewalks.
@@ -12,6 +12,7 @@ import numpy as np
 from . import textures
 from .buildings import Building, footprint, place
 from .canvas import Canvas, Sun
+from .crescent import crescent
 from .geometry import Frame, polyline
 from .streets import driveway, m, parking_lot
 
@@ -32,16 +33,18 @@ def houses(canvas: Canvas, frame: Frame, box: Box, rng: np.random.Generator, sun
     else:
         rows = [(v0, v1, 1)]
     lawn = textures.pick(rng, textures.GRASS, 8)
+    # Houses of one development share a few roof colours.
+    roofs = np.stack([textures.pick(rng, textures.ROOF_PITCHED) for _ in range(3)])
     for front, back, sign in rows:
         u = u0
         while u < u1 - m(10):
             lot_w = min(m(rng.uniform(15, 30)), u1 - u)
             lot_lawn = np.clip(lawn * rng.uniform(0.9, 1.1) + rng.normal(0, 3, 3), 0, 255)
-            _house_lot(canvas, frame, (u, u + lot_w), front, back, sign, lot_lawn, rng, sun)
+            _house_lot(canvas, frame, (u, u + lot_w), front, back, sign, lot_lawn, roofs, rng, sun)
             u += lot_w
 
 
-def _house_lot(canvas, frame, span, front, back, sign, lawn, rng, sun) -> None:
+def _house_lot(canvas, frame, span, front, back, sign, lawn, roofs, rng, sun) -> None:
     lot_u0, lot_u1 = span
     lot_depth = abs(back - front)
     canvas.surface([frame.rect(lot_u0, min(front, back), lot_u1, max(front, back))], lawn)
@@ -61,7 +64,7 @@ def _house_lot(canvas, frame, span, front, back, sign, lawn, rng, sun) -> None:
     building = Building(
         parts=footprint(center, frame.angle + _jitter(rng, 1.5), width, house_depth, shape, rng),
         roof=str(roof),
-        colour=textures.pick(rng, textures.ROOF_PITCHED if roof != "flat" else textures.ROOF_FLAT),
+        colour=textures.pick(rng, roofs if rng.random() < 0.7 else textures.ROOF_PITCHED, 8),
         height_px=m(rng.uniform(3.5, 8.0)),
     )
     if not place(canvas, building, m(1.5)):
@@ -250,6 +253,7 @@ def park(canvas: Canvas, frame: Frame, box: Box, rng: np.random.Generator, sun: 
 
 
 BLOCK_FILLERS = {
+    "crescent": crescent,
     "houses": houses,
     "dense": dense,
     "perimeter": perimeter,

@@ -57,7 +57,7 @@ _GRID_STYLES = {
     ),
     "suburban": _GridStyle(
         block_u_m=(110, 260), block_v_m=(55, 95), road_m=(7, 10.5), sidewalk_m=(0, 2),
-        blocks={"houses": 0.86, "commercial": 0.06, "park": 0.06, "parking": 0.02},
+        blocks={"houses": 0.7, "crescent": 0.18, "commercial": 0.06, "park": 0.04, "parking": 0.02},
         street_trees=0.35, axis_aligned=False, cars_per_100m=0.8,
     ),
 }  # fmt: skip
