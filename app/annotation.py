@@ -339,20 +339,22 @@ class AnnotationSession:
     def undo(self) -> Change:
         if not self._undo:
             return Change()
-        op = self._undo.pop()
+        op = self._undo[-1]  # popped only once the label layer has undone it (it may raise)
         if op.label_box is not None and self.labels.undo() is None:
             self._undo.clear()  # the label layer's own history is exhausted
             return Change()
+        self._undo.pop()
         self._redo.append(op)
         return self._restore(op.before, op.label_box)
 
     def redo(self) -> Change:
         if not self._redo:
             return Change()
-        op = self._redo.pop()
-        self._undo.append(op)
+        op = self._redo[-1]  # popped only once the label layer has redone it (it may raise)
         if op.label_box is not None:
             self.labels.redo()
+        self._redo.pop()
+        self._undo.append(op)
         return self._restore(op.after, op.label_box)
 
     # ------------------------------------------------------------------ internals

@@ -4,6 +4,7 @@ thread behind a cancellable progress dialog, and errors are shown in a message b
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -32,9 +33,12 @@ from isegsat.app.geo import LabelLayer, RasterSource
 
 
 def _map_unit(source: RasterSource) -> str:
-    """Short name of the CRS's linear unit ("m", "ft", ...), "px" without CRS."""
+    """Short name of the CRS's unit ("m", "ft", "°", ...); without CRS "px" for a pixel grid,
+    else "units" (the transform's)."""
     if source.crs is None:
-        return "px"
+        return "px" if abs(source.transform.a) == 1.0 else "units"
+    if source.crs.is_geographic:
+        return "°"
     units = source.crs.linear_units or ""
     return {"metre": "m", "meter": "m", "foot": "ft", "us survey foot": "ftUS"}.get(
         units.lower(), units or "units"
@@ -51,13 +55,15 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export labels")
         self._source = source
         self._current_window = current_window
-        pixel = abs(source.transform.a) if source.crs is not None else 1.0
+        pixel = abs(source.transform.a) or 1.0
         unit = _map_unit(source)
 
         self.format = QComboBox(self)
         for kind in ExportFormat:
             self.format.addItem(kind.text, kind)
-        self.simplify = QDoubleSpinBox(self, decimals=2, maximum=1000.0, suffix=f" {unit}")
+        decimals = max(2, 2 - math.floor(math.log10(pixel)))  # one pixel shows 3 digits
+        self.simplify = QDoubleSpinBox(self, decimals=decimals, maximum=1000.0, suffix=f" {unit}")
+        self.simplify.setSingleStep(pixel)
         self.simplify.setValue(pixel)
         self.simplify.setToolTip("Douglas-Peucker tolerance of the outlines, in map units")
         self.regularize = QCheckBox("Square the corners (regularise)", self)
@@ -72,6 +78,8 @@ class ExportDialog(QDialog):
                 f"Current tile ({int(current_window.width)} × {int(current_window.height)} px)"
             )
         self.output = QLineEdit(self)
+        self.output.setMinimumWidth(360)
+        self._default_output = ""
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
         path_row = QHBoxLayout()
@@ -119,9 +127,10 @@ class ExportDialog(QDialog):
         for widget in (self.simplify, self.regularize, self.min_area):
             widget.setEnabled(not kind.is_mask)
         text = self.output.text().strip()
-        if not text:
+        if not text or text == self._default_output:
             stem = self._source.path.stem + ("_buildings" if kind.is_mask else "_footprints")
-            self.output.setText(str(self._source.path.with_name(stem + kind.suffix)))
+            self._default_output = str(self._source.path.with_name(stem + kind.suffix))
+            self.output.setText(self._default_output)
         else:
             self.output.setText(str(Path(text).with_suffix(kind.suffix)))
 

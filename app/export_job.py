@@ -79,6 +79,8 @@ def run_export(
     warnings (e.g. a scene without CRS) are returned in the outcome instead of being raised.
     """
     kind = request.format
+    # catch_warnings swaps process-wide state; harmless here: the GUI thread emits no warnings
+    # while the modal export runs.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GeoWarning)
         if kind.is_mask:

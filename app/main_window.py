@@ -63,7 +63,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.autosave = QTimer(self)
         self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
-        self.autosave.timeout.connect(self.save)
+        self.autosave.timeout.connect(self._autosave)
+        self._autosave_failed = False  # the last autosave failed (its dialog was shown once)
         self.controller.labels.set_opacity(self.settings.opacity)
         self._connect()
         self.setAcceptDrops(True)
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.dialogs.add_recent_menu(self.menus["&File"], before=a["save"])
         c.changed.connect(self._refresh)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.failed.connect(self.dialogs.error)
         c.result_applied.connect(lambda r: self.status.show_latency(r.latency_s))
         self.canvas.cursor_moved.connect(
             lambda x, y: self.status.show_position(self.canvas_source, x, y)
@@ -165,13 +167,34 @@ class MainWindow(QMainWindow):
         self.document.close()
         self.document = None
 
-    def save(self) -> None:
+    def save(self) -> bool:
+        """Flush the labels; on failure an error dialog (edits stay journaled) and False."""
+        error = self._flush_labels()
+        if error is not None:
+            self.dialogs.error("Cannot save the labels", error)
+        return error is None
+
+    def _autosave(self) -> None:
+        """Timer save: a failure is shown in a dialog once, then only in the status bar until a
+        save succeeds again (no dialog piles up every interval while the disk stays full)."""
+        error = self._flush_labels()
+        if error is not None and not self._autosave_failed:
+            self._autosave_failed = True
+            self.dialogs.error("Cannot save the labels", error)
+        elif error is None:
+            self._autosave_failed = False
+
+    def _flush_labels(self) -> str | None:
+        """Flush the open document's labels; the error text (also in the status bar) or None."""
         if self.document is None:
-            return
+            return None
         try:
             self.document.labels.flush()
         except RasterError as exc:
-            self.dialogs.error("Cannot save the labels", f"{exc}\nEdits stay in the journal.")
+            text = f"{exc}\nEdits stay in the journal."
+            self.statusBar().showMessage(f"Labels NOT saved: {exc}")
+            return text
+        return None
 
     # ------------------------------------------------------------------ model
     def load_model(self, path: Path | None = None, model=None) -> None:

@@ -44,25 +44,44 @@ def choose_checkpoint(parent: QWidget | None, settings: AppSettings) -> Path | N
 
 
 class ModelPickerCombo(QComboBox):
-    """Combo of checkpoints; each item's data is its path (None for the "Open…" entry)."""
+    """Combo of checkpoints; each item's data is its path (None for the "Open…" entry).
+
+    Picking an entry shows it and emits ``checkpointChosen(path)``; the caller confirms with
+    ``select_checkpoint(path)`` once the model has loaded. After a failed load the caller forgets
+    the file (``AppSettings.remove_recent_checkpoint``) and calls ``refresh()``, which shows the
+    last confirmed checkpoint again.
+    """
 
     checkpointChosen = Signal(Path)
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
-        self._current: Path | None = None
+        self._loaded: Path | None = None
         self.setToolTip("Interactive segmentation model")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.refresh()
         self.activated.connect(self._on_activated)
 
     def current_checkpoint(self) -> Path | None:
-        """Checkpoint of the selected entry (None when the list holds no checkpoint)."""
-        return self._current
+        """The last checkpoint confirmed with ``select_checkpoint`` (None before any)."""
+        return self._loaded
 
     def refresh(self) -> None:
-        """Rebuild the entries from the bundled model and the recent checkpoints."""
+        """Rebuild the entries from the bundled model and the recent checkpoints and show the
+        confirmed checkpoint (the first entry when it is not listed)."""
+        self._rebuild(self._loaded)
+
+    def select_checkpoint(self, path: Path) -> None:
+        """Confirm ``path`` as the loaded model: remember it and show it (no signal)."""
+        resolved = Path(path).resolve()
+        bundled = bundled_checkpoint()
+        if bundled is None or resolved != bundled.resolve():
+            self._settings.add_recent_checkpoint(resolved)
+        self._loaded = resolved
+        self.refresh()
+
+    def _rebuild(self, shown: Path | None) -> None:
         bundled = bundled_checkpoint()
         entries: list[tuple[str, Path]] = []
         if bundled is not None:
@@ -77,30 +96,12 @@ class ModelPickerCombo(QComboBox):
             self.setItemData(self.count() - 1, str(path), Qt.ItemDataRole.ToolTipRole)
         self.addItem(OPEN_ENTRY_TEXT, None)
         paths = [path for _, path in entries]
-        if self._current not in paths:
-            self._current = paths[0] if paths else None
-        self.setCurrentIndex(paths.index(self._current) if self._current is not None else 0)
+        self.setCurrentIndex(paths.index(shown) if shown in paths else 0)
         self.blockSignals(False)
-
-    def select_checkpoint(self, path: Path) -> None:
-        """Select ``path`` (adding it to the recent checkpoints) without emitting the signal."""
-        resolved = Path(path).resolve()
-        if resolved != bundled_checkpoint():
-            self._settings.add_recent_checkpoint(resolved)
-        self._current = resolved
-        self.refresh()
 
     def _on_activated(self, index: int) -> None:
         data = self.itemData(index)
-        if data is None:
-            chosen = choose_checkpoint(self, self._settings)
-            if chosen is None:
-                self.refresh()  # back to the previous entry
-                return
-        else:
-            chosen = Path(data)
-        changed = chosen != self._current
-        self._current = chosen
-        self.refresh()
-        if changed:
+        chosen = choose_checkpoint(self, self._settings) if data is None else Path(data)
+        self._rebuild(chosen if chosen is not None else self._loaded)
+        if chosen is not None and chosen != self._loaded:
             self.checkpointChosen.emit(chosen)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from isegsat.app.annotation import AnnotationSession, Change, Mode, PredictResult
 from isegsat.app.brush import Stroke
 from isegsat.app.canvas import ImageCanvas
+from isegsat.app.geo import RasterError
 from isegsat.app.inference_worker import InferenceWorker
 from isegsat.app.overlay import LabelOverlay, TargetOverlay
 
@@ -22,6 +23,7 @@ class AnnotationController(QObject):
     changed = Signal()  # session state changed (progress, undo availability, mode)
     message = Signal(str)  # transient status-bar text
     result_applied = Signal(object)  # PredictResult that reached the session
+    failed = Signal(str, str)  # (title, message): a label write failed (e.g. disk full)
 
     def __init__(self, canvas: ImageCanvas, worker: InferenceWorker, parent=None) -> None:
         super().__init__(parent)
@@ -77,7 +79,7 @@ class AnnotationController(QObject):
         painted = stroke.rasterise(self.session.height, self.session.width)
         if painted is not None:
             box, footprint = painted
-            self._redraw(self.session.paint(box, footprint, 0 if stroke.erase else 1))
+            self._act(AnnotationSession.paint, box, footprint, 0 if stroke.erase else 1)
 
     def accept(self) -> None:
         if self.session is None:
@@ -85,8 +87,7 @@ class AnnotationController(QObject):
         if self.session.pending:
             self.message.emit("Waiting for the model's answer to the last click…")
             return
-        self._redraw(self.session.accept())
-        if self.session.mode is Mode.TILE:
+        if self._act(AnnotationSession.accept) and self.session.mode is Mode.TILE:
             self.show_tile()
 
     def undo(self) -> None:
@@ -108,10 +109,20 @@ class AnnotationController(QObject):
             self._redraw(Change())
             self.show_tile()
 
-    def _act(self, method, *args) -> None:
-        """Run an AnnotationSession method on the open session and redraw what changed."""
-        if self.session is not None:
-            self._redraw(method(self.session, *args))
+    def _act(self, method, *args) -> bool:
+        """Run an AnnotationSession method on the open session and redraw what changed.
+
+        A label layer that cannot record the change (disk full, ...) leaves the session as it was
+        and emits `failed`; returns False then (and without a session)."""
+        if self.session is None:
+            return False
+        try:
+            change = method(self.session, *args)
+        except RasterError as exc:
+            self.failed.emit("Cannot write the labels", str(exc))
+            return False
+        self._redraw(change)
+        return True
 
     def step_tile(self, step: int) -> None:
         if self.session is not None:

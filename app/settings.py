@@ -68,8 +68,8 @@ def _valid_threshold(raw: Any) -> float:
 
 def _valid_autosave(raw: Any) -> int:
     value = _as_int(raw)
-    if not 0 <= value <= 3600:
-        raise ValueError(f"autosave interval must be within 0..3600 s (0 = off), got {value}")
+    if not 10 <= value <= 3600:
+        raise ValueError(f"autosave interval must be within 10..3600 s, got {value}")
     return value
 
 
@@ -146,7 +146,7 @@ class AppSettings:
 
     @property
     def autosave_seconds(self) -> int:
-        """Interval between automatic label saves in seconds; 0 disables autosave."""
+        """Interval between automatic saves of the labels GeoTIFF, in seconds (10..3600)."""
         return self._read("autosave_seconds", _valid_autosave)
 
     @autosave_seconds.setter

@@ -48,7 +48,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[HRNetModel, dict[str,
     checkpoint = _read(Path(path))
     model = model_from_config(checkpoint["config"], source=path)
     load_state_dict_strict(model, _without_data_parallel_prefix(checkpoint["state_dict"]), path)
-    metadata = dict(checkpoint.get(METADATA_KEY) or {})
+    metadata = checkpoint.get(METADATA_KEY) or {}
+    if not isinstance(metadata, Mapping):
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata is not a dict")
+    metadata = dict(metadata)
     metadata.setdefault("architecture", architecture_name(model.config_params))
     return model, metadata
 
@@ -57,8 +60,9 @@ def load_model(
     path: str | os.PathLike[str], device: str | torch.device | None = None
 ) -> HRNetModel:
     """The checkpoint's model in eval mode on ``pick_device(device)``."""
+    target = pick_device(device)  # fail on an unavailable device before reading the file
     model, _ = load_checkpoint(path)
-    return model.to(pick_device(device)).eval()
+    return model.to(target).eval()
 
 
 def save_checkpoint(
@@ -229,21 +233,25 @@ def _check_plain(value: Any, where: str) -> None:
 
 
 def _write_atomically(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary sibling of ``path``, then rename it over ``path``."""
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        temporary = Path(handle.name)
-        try:
+    """``torch.save`` to a temporary sibling of ``path``, then rename it over ``path``.
+
+    On any failure the temporary file is removed and ``path`` is untouched; an ``OSError`` (disk
+    full, read-only folder) is re-raised with the same errno and a message naming ``path``.
+    """
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    try:
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            reason = error.strerror or str(error)
+            raise OSError(error.errno, f"cannot write checkpoint {path}: {reason}") from error
         raise

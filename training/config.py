@@ -16,6 +16,7 @@ import yaml
 PRESETS = ("finetune", "scratch", "baseline")
 ARCHS = ("hrnet18s", "hrnet18", "hrnet32")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
+TARGETS = ("all", "building")
 
 
 @dataclass
@@ -54,6 +55,12 @@ class TrainConfig:
     """"auto" (CUDA when available), "cpu", "cuda"."""
     precision: str = "auto"
     """"auto" = bf16-mixed on CUDA with bf16 support, else 16-mixed on CUDA, 32-true on CPU."""
+    backbone_lr_mult: float | None = None
+    """lr multiplier of the HRNet backbone for ``scratch``/``baseline``: None = RITM's 0.1 with
+    ``backbone_weights``, 1.0 from random initialisation (``finetune`` keeps the checkpoint's)."""
+    target: str = "all"
+    """"all": a sample's target is every building of the crop (the study's protocol);
+    "building": one connected building (RITM's instance sampling, merges of up to 2)."""
     max_num_points: int = 24
     prob_gamma: float = 0.8
     merge_objects_prob: float = 0.15
@@ -74,6 +81,10 @@ class TrainConfig:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.backbone_lr_mult is not None and self.backbone_lr_mult <= 0:
+            raise ValueError(f"backbone_lr_mult must be > 0, got {self.backbone_lr_mult}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if len(self.crop_size) != 2 or min(self.crop_size) < 32:

@@ -18,6 +18,8 @@ from isegsat.training.augment import augment
 from isegsat.training.points_sampler import MultiPointSampler, building_objects, empty_points
 
 MAX_AUGMENT_TRIES = 20
+TARGETS = ("all", "building")
+"""What a training sample segments: all buildings of the view, or one building."""
 
 
 class DataError(ValueError):
@@ -77,7 +79,10 @@ class ClickSegmentationDataset(Dataset):
     building are skipped (as RITM does); a view whose crop misses every building is redrawn.
     ``augment=False`` gives deterministic views for validation (no colour change, seeded by
     index). ``interactive=False`` returns no clicks (all padding) and the whole building mask as
-    target (the non-interactive baseline).
+    target (the non-interactive baseline). ``target`` picks what one sample segments: ``"all"``
+    = every building of the view as one object (the study's protocol, where a crop's whole
+    building mask is the target), ``"building"`` = one connected building (or a RITM merge of a
+    few), as RITM trains on instance datasets.
     """
 
     def __init__(
@@ -90,7 +95,10 @@ class ClickSegmentationDataset(Dataset):
         epoch_len: int = 0,
         train: bool = True,
         interactive: bool = True,
+        target: str = "all",
     ) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
         self.records = [r for r in records if r.building_fraction > 0]
         if not self.records:
             raise DataError("no crop with a building in this split; nothing to train on")
@@ -101,6 +109,7 @@ class ClickSegmentationDataset(Dataset):
         self.epoch_len = epoch_len or len(self.records)
         self.train = train
         self.interactive = interactive
+        self.target = target
 
     def __len__(self) -> int:
         return self.epoch_len
@@ -121,6 +130,8 @@ class ClickSegmentationDataset(Dataset):
         else:
             raise DataError("could not find a crop view holding a building")
         if self.interactive:
+            if self.target == "all":
+                objects = [np.logical_or.reduce(objects)]
             target = self.sampler.sample(objects, rng)
             instances, points = target.mask, target.points
         else:

@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 with a one-line message on bad input."""
     args = build_parser().parse_args(argv)
     try:
+        if args.out.exists() and not args.out.is_dir():
+            raise EvaluationDataError(f"--out {args.out} exists and is not a folder")
         device = pick_device(args.device)
         names = _model_names(args.checkpoint)
         models = [_load(path) for path in args.checkpoint]

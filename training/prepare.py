@@ -202,11 +202,15 @@ def prepare(
     rows.sort(key=lambda row: (row["city"], _natural_key(str(row["tile"])), row["row"], row["col"]))
     manifest = out / "manifest.csv"
     tmp = manifest.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(manifest)
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(manifest)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise OSError(error.errno, f"cannot write {manifest}: {error.strerror or error}") from error
     return PrepareResult(manifest, len(rows), written, len(rows) - written)
 
 
@@ -270,8 +274,12 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     if not ok:
         raise OSError(f"PNG encoding failed for {path}")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(encoded.tobytes())
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
 
 
 def _tif_names(folder: Path) -> set[str]:
@@ -350,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_missing=args.allow_missing,
             )
         result = prepare(pairs, args.out, crop=args.crop, workers=args.workers)
-    except (PrepareError, ValueError) as error:
+    except (PrepareError, ValueError, OSError) as error:
         print(f"isegsat-prepare: error: {error}", file=sys.stderr)
         return 2
     splits = {split: sum(p.split == split for p in pairs) for split in ("train", "test")}

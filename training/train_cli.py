@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from isegsat.training.config import ARCHS, PRECISIONS, PRESETS, config_from_dict, load_config
+from isegsat.training.config import (
+    ARCHS,
+    PRECISIONS,
+    PRESETS,
+    TARGETS,
+    config_from_dict,
+    load_config,
+)
 
 RESUME_OVERRIDES = ("epochs", "max_iters", "workers", "val_every", "device", "precision")
 """Settings a resumed run may change; the others come from RUN_DIR/config.yaml."""
@@ -30,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", choices=ARCHS)
     parser.add_argument("--weights", help="RITM or isegsat checkpoint to start from")
     parser.add_argument("--backbone-weights", help="ImageNet HRNet state dict (scratch/baseline)")
+    parser.add_argument("--target", choices=TARGETS, help="all buildings of a crop, or one")
+    parser.add_argument("--backbone-lr-mult", type=float, help="backbone lr factor (scratch)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--milestones", type=int, nargs="+", help="epochs where lr x 0.1")
     parser.add_argument("--batch-size", type=int, help="per process")
@@ -39,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-iters", type=int, help="stop after this many steps (quick runs)")
     parser.add_argument("--epoch-len", type=int, help="samples per epoch (0 = all train crops)")
     parser.add_argument("--val-every", type=int, help="validate every N epochs (0 = never)")
+    parser.add_argument("--val-samples", type=int, help="test-split crops used by validation")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=PRECISIONS)
     parser.add_argument("--seed", type=int)
@@ -82,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from isegsat.training.trainer import Trainer
 
         result = Trainer(config, run_dir, resume=bool(args.resume)).fit()
-    except (CheckpointError, DataError, ValueError, FileNotFoundError) as error:
+    except (CheckpointError, DataError, ValueError, OSError) as error:
         print(f"isegsat-train: error: {error}", file=sys.stderr)
         return 2
     last = run_dir / "last.pth"

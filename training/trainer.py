@@ -98,18 +98,33 @@ def initial_model(config: TrainConfig) -> tuple[HRNetModel, str]:
     if config.weights:
         model, metadata = load_checkpoint(config.weights)
         return model, f"weights {config.weights} ({metadata.get('architecture') or 'custom'})"
-    model = build_model(config.arch)
+    model = build_model(config.arch, backbone_lr_mult=backbone_lr_mult(config))
     if config.backbone_weights:
         matched, total = load_backbone_weights(model, config.backbone_weights)
         return model, f"{config.arch}, ImageNet backbone: {matched}/{total} tensors matched"
     return model, f"{config.arch}, random initialisation"
 
 
+def backbone_lr_mult(config: TrainConfig) -> float:
+    """RITM's 0.1 for a pretrained backbone; 1.0 when it starts from random weights (a random
+    backbone at a tenth of the rate barely moves in a short run)."""
+    if config.backbone_lr_mult is not None:
+        return config.backbone_lr_mult
+    return 0.1 if config.backbone_weights else 1.0
+
+
 def load_backbone_weights(model: HRNetModel, path: str | Path) -> tuple[int, int]:
     """Copy an ImageNet HRNet state dict (HRNet-official or timm keys) into
     ``model.feature_extractor``; tensors match by name and shape. Returns (matched, backbone
-    tensors). Raises ``ValueError`` when nothing matches."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    tensors). Raises ``ValueError`` when the file is not a readable state dict or nothing
+    matches."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for foreign or damaged files
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            f"{path}: not a readable torch state dict ({type(error).__name__}: {first_line})"
+        ) from error
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -174,6 +189,7 @@ class Trainer:
             config.epoch_len,
             train=True,
             interactive=config.interactive,
+            target=config.target,
         )
         self.val_set = self._val_set()
         self.start_epoch, self.global_step = 0, 0
@@ -342,6 +358,7 @@ class Trainer:
             min_object_area=config.min_object_area,
             train=False,
             interactive=config.interactive,
+            target=config.target,
         )
 
     def _loader(self, dataset: ClickSegmentationDataset, shuffle: bool) -> DataLoader:

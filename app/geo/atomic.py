@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -46,18 +47,68 @@ def check_writable_directory(path: Path) -> None:
         raise OSError(f"output directory is not writable: {directory}")
 
 
+# A write that fails while its directory has less free space than this failed on a full disk.
+DISK_FULL_BYTES = 1024 * 1024
+
+
+def free_bytes(directory: Path) -> int | None:
+    """Bytes still writable in `directory`'s filesystem (by root too), None when unknown."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    return stats.f_bfree * stats.f_frsize
+
+
+def disk_full_error(path: Path, exc: BaseException) -> OSError | None:
+    """An ENOSPC OSError naming `path` when `exc` (an I/O failure writing it: OSError, including
+    rasterio's RasterioIOError, or a GDAL/OGR error) happened on a full disk, else None.
+
+    GDAL reports a full disk as a generic I/O error ("IO error writing tag data"), so the free
+    space left in the directory decides; call it before the partial output is deleted.
+    """
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        free = free_bytes(path.parent)
+    elif isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in ("rasterio", "pyogrio"):
+        free = free_bytes(path.parent)
+        if free is None or free >= DISK_FULL_BYTES:
+            return None
+    else:
+        return None
+    left = "" if free is None else f", {free} bytes free"
+    return OSError(
+        errno.ENOSPC, f"No space left on device: {path.parent} is full{left} ({_short(exc)})"
+    )
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an error message, cut in the middle when longer than `limit`
+    (OGR quotes whole SQL scripts in its errors)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + " … " + text[-limit // 2 :]
+
+
 @contextmanager
 def atomic_output(path: Path, sidecar_suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary path to write; on success move it (and sidecars such as .dbf/.prj of a
     shapefile, same stem) onto `path`, on any exception delete what was written.
 
-    The main file is renamed last, so a reader never sees it next to stale sidecars.
+    The main file is renamed last, so a reader never sees it next to stale sidecars. A failure on
+    a full disk is raised as an ENOSPC OSError saying so (see `disk_full_error`).
     """
     check_writable_directory(path)
     tmp = temporary_sibling(path)
     sidecars = [(tmp.with_suffix(s), path.with_suffix(s)) for s in sidecar_suffixes]
     try:
-        yield tmp
+        try:
+            yield tmp
+        except Exception as exc:
+            full = disk_full_error(path, exc)
+            if full is not None:
+                raise full from exc
+            raise
         for tmp_sidecar, final_sidecar in sidecars:
             if tmp_sidecar.exists():
                 fsync_file(tmp_sidecar)

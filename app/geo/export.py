@@ -8,6 +8,7 @@ in the target directory and renamed into place, so a failed or cancelled export 
 
 from __future__ import annotations
 
+import errno
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import rasterio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 from pyproj import Transformer
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio does not wrap (e.g. on close)
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
@@ -33,7 +35,7 @@ from isegsat.app.geo.errors import (
     RasterError,
 )
 from isegsat.app.geo.grid import RasterGrid, block_windows, clip_window, integer_window
-from isegsat.app.geo.labels import LabelLayer
+from isegsat.app.geo.labels import LabelLayer, verify_written_raster
 from isegsat.app.geo.measure import AreaMeter
 from isegsat.app.geo.polygonize import DEFAULT_BLOCK, polygonize_scene, to_map_coordinates
 from isegsat.app.geo.regularize import DEFAULT_MIN_IOU, regularize_polygon
@@ -68,6 +70,7 @@ class _MaskFile:
         except RasterioError as exc:
             raise ExportError(f"cannot open mask {path}: {exc}") from exc
         self.grid = RasterGrid.of(self._dataset)
+        self.path = path
 
     def read(self, window: Window) -> np.ndarray:
         data = self._dataset.read(window=window)
@@ -106,8 +109,10 @@ def _export_window(grid: RasterGrid, window: Window | None) -> Window:
 def _read(reader, window: Window) -> np.ndarray:
     try:
         return reader.read(window)
-    except (RasterError, RasterioError) as exc:
-        raise ExportError(f"cannot read the mask at {window}: {exc}") from exc
+    except (RasterError, RasterioError, CPLE_BaseError) as exc:
+        # rasterio's "Read failed. See previous exception for details." chains GDAL's reason.
+        detail = exc.__cause__ if "previous exception" in str(exc) and exc.__cause__ else exc
+        raise ExportError(f"cannot read the mask {reader.path} at {window}: {detail}") from exc
 
 
 def export_mask_geotiff(
@@ -146,19 +151,23 @@ def export_mask_geotiff(
             "bigtiff": "if_safer",
         }
         windows = list(block_windows(area, block))
-        with atomic_output(out_path) as tmp, rasterio.open(tmp, "w", **profile) as out:
-            for done, part in enumerate(windows, start=1):
-                if cancel is not None and cancel():
-                    raise ExportCancelled(f"export to {out_path} cancelled")
-                mask = _read(reader, part)
-                if mask.any():
-                    local = Window(
-                        part.col_off - area.col_off, part.row_off - area.row_off, *mask.shape[::-1]
-                    )
-                    out.write(mask * np.uint8(foreground), 1, window=local)
-                if progress is not None:
-                    progress(done / len(windows))
-    except (RasterioError, OSError) as exc:
+        with atomic_output(out_path) as tmp:
+            with rasterio.open(tmp, "w", **profile) as out:
+                for done, part in enumerate(windows, start=1):
+                    if cancel is not None and cancel():
+                        raise ExportCancelled(f"export to {out_path} cancelled")
+                    mask = _read(reader, part)
+                    if mask.any():
+                        local = Window(
+                            part.col_off - area.col_off,
+                            part.row_off - area.row_off,
+                            *mask.shape[::-1],
+                        )
+                        out.write(mask * np.uint8(foreground), 1, window=local)
+                    if progress is not None:
+                        progress(done / len(windows))
+            verify_written_raster(tmp)
+    except (RasterioError, CPLE_BaseError, OSError) as exc:
         raise ExportError(f"cannot write {out_path}: {exc}") from exc
     finally:
         if opened:
@@ -217,9 +226,10 @@ def export_footprints(
                     )
                 )
             writer.close()
+            writer.verify()
     except Cancelled as exc:
         raise ExportCancelled(f"export to {out_path} cancelled") from exc
-    except (RasterioError, OSError, *_PYOGRIO_ERRORS) as exc:
+    except (RasterioError, CPLE_BaseError, OSError, *_PYOGRIO_ERRORS) as exc:
         raise ExportError(f"cannot write {out_path}: {exc}") from exc
     finally:
         if opened:
@@ -293,6 +303,16 @@ class _FeatureWriter:
         """Write what is buffered; creates the (possibly empty) layer."""
         if self._buffer or not self._created:
             self._write()
+
+    def verify(self) -> None:
+        """Read the written layer back: OGR reports some write failures (a full disk) only as
+        log messages, leaving an empty file. Raises a pyogrio error or OSError when it is not
+        complete."""
+        found = pyogrio.read_info(self.path, layer=self.layer)["features"]
+        if found != self.count:
+            raise OSError(
+                errno.EIO, f"{self.path.name} holds {found} of the {self.count} footprints written"
+            )
 
     def _write(self) -> None:
         if self._buffer:

@@ -70,23 +70,34 @@ def has_records(path: Path) -> bool:
 
 
 class Journal:
-    """Appends records durably (write + fsync before `append` returns)."""
+    """Appends records durably (write + fsync before `append` returns).
+
+    A failed append (e.g. a full disk) is cut off again, so the journal stays a valid sequence
+    of records and later appends are still replayed.
+    """
 
     def __init__(self, path: Path, valid_length: int = 0) -> None:
         """Open for appending; bytes past `valid_length` (a torn tail) are cut off first."""
         self.path = path
         new = not path.exists() or valid_length < len(MAGIC)
-        self._file = open(path, "wb" if new else "r+b")  # noqa: SIM115 - kept open for appends
-        if new:
-            self._file.write(MAGIC)
-            self._sync()
-            sync_directory(path.parent)
-        else:
-            self._file.truncate(valid_length)
-            self._file.seek(valid_length)
+        # Unbuffered: nothing of a failed append can linger in a buffer and be written later.
+        self._file = open(path, "wb" if new else "r+b", buffering=0)  # noqa: SIM115 - kept open
+        try:
+            if new:
+                self._length = 0
+                self._write_durably(MAGIC)
+                sync_directory(path.parent)
+            else:
+                self._file.truncate(valid_length)
+                self._file.seek(valid_length)
+                self._length = valid_length
+        except OSError:
+            self._file.close()
+            raise
 
     def append(self, window: Window, packed: bytes) -> None:
-        """Record that `window` now holds the packed mask."""
+        """Record that `window` now holds the packed mask; raises OSError (journal unchanged)
+        when the record cannot be written and synced."""
         header = _HEADER.pack(
             _TAG,
             int(window.col_off),
@@ -96,12 +107,23 @@ class Journal:
             len(packed),
             zlib.crc32(packed),
         )
-        self._file.write(header + packed)
-        self._sync()
+        self._write_durably(header + packed)
 
-    def _sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+    def _write_durably(self, data: bytes) -> None:
+        """Write all of `data` at the end and fsync; on failure cut the file back."""
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[self._file.write(view) :]
+            os.fsync(self._file.fileno())
+        except OSError:
+            try:
+                self._file.truncate(self._length)
+                self._file.seek(self._length)
+            except OSError:
+                pass  # (truncating frees space); read_journal's CRC check drops a torn tail anyway
+            raise
+        self._length += len(data)
 
     def close(self) -> None:
         if not self._file.closed:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio does not wrap (e.g. on close)
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
@@ -139,8 +140,9 @@ class LabelLayer:
             with atomic_output(path) as tmp:
                 with rasterio.open(tmp, "w", **_profile(grid)):
                     pass
+                verify_written_raster(tmp)
                 journal_path(path).unlink(missing_ok=True)
-        except (RasterioError, OSError) as exc:
+        except (RasterioError, CPLE_BaseError, OSError) as exc:
             raise RasterError(f"cannot create label layer {path}: {exc}") from exc
         return cls(path, **options)
 
@@ -182,13 +184,15 @@ class LabelLayer:
             grid.require_same(RasterGrid.of(source), what=f"mask {mask_path.name}")
             try:
                 check_writable_directory(path)
-                with atomic_output(path) as tmp, rasterio.open(tmp, "w", **_profile(grid)) as out:
-                    for window in block_windows(grid.full_window, BLOCK):
-                        binary = _as_binary(source.read(window=window))
-                        if binary.any():
-                            out.write(binary * np.uint8(FOREGROUND), 1, window=window)
+                with atomic_output(path) as tmp:
+                    with rasterio.open(tmp, "w", **_profile(grid)) as out:
+                        for window in block_windows(grid.full_window, BLOCK):
+                            binary = _as_binary(source.read(window=window))
+                            if binary.any():
+                                out.write(binary * np.uint8(FOREGROUND), 1, window=window)
+                    verify_written_raster(tmp)
                 journal_path(path).unlink(missing_ok=True)
-            except (RasterioError, OSError) as exc:
+            except (RasterioError, CPLE_BaseError, OSError) as exc:
                 raise RasterError(f"cannot convert mask {mask_path} to {path}: {exc}") from exc
         return cls(path, **options)
 
@@ -279,9 +283,10 @@ class LabelLayer:
         with self._lock:
             if not self._undo:
                 return None
-            edit = self._undo.pop()
+            edit = self._undo[-1]
+            self._restore(edit.window, edit.before)  # raises (history unchanged) on disk full
+            self._undo.pop()
             self._history_bytes -= edit.nbytes
-            self._restore(edit.window, edit.before)
             self._redo.append(edit)
             return edit.window
 
@@ -290,8 +295,9 @@ class LabelLayer:
         with self._lock:
             if not self._redo:
                 return None
-            edit = self._redo.pop()
-            self._restore(edit.window, edit.after)
+            edit = self._redo[-1]
+            self._restore(edit.window, edit.after)  # raises (history unchanged) on disk full
+            self._redo.pop()
             self._push_history(edit)
             return edit.window
 
@@ -308,8 +314,9 @@ class LabelLayer:
                         for (ty, tx), tile in self._pending.items():
                             window = self._tile_window(ty, tx)
                             out.write(tile * np.uint8(FOREGROUND), 1, window=window)
+                    verify_written_raster(tmp)
                     self._dataset.close()
-            except (RasterioError, OSError) as exc:
+            except (RasterioError, CPLE_BaseError, OSError) as exc:
                 raise RasterError(f"cannot save label layer {self.path}: {exc}") from exc
             finally:
                 if self._dataset.closed:
@@ -397,8 +404,17 @@ class LabelLayer:
         ]
 
     def _commit(self, window: Window, mask: np.ndarray, packed: bytes) -> None:
-        """Journal (durably) then apply; auto-flush when pending tiles exceed their budget."""
-        self._journal.append(window, packed)
+        """Journal (durably) then apply; auto-flush when pending tiles exceed their budget.
+
+        When the journal cannot be written (e.g. disk full) nothing changes and RasterError says
+        why: the edit is refused rather than kept where a crash would lose it."""
+        try:
+            self._journal.append(window, packed)
+        except OSError as exc:
+            raise RasterError(
+                f"cannot record the edit in {self._journal.path} ({exc}); the edit was not "
+                "applied: free some disk space and repeat it"
+            ) from exc
         self._apply(window, mask)
         if len(self._pending) * BLOCK * BLOCK > self._pending_limit:
             self.flush()
@@ -414,6 +430,15 @@ class LabelLayer:
             len(self._undo) > self._history_limit or self._history_bytes > self._history_bytes_limit
         ):
             self._history_bytes -= self._undo.popleft().nbytes
+
+
+def verify_written_raster(path: Path) -> None:
+    """Read every block of a just-written raster back: GDAL reports some write failures (a full
+    disk while closing the file) only as log messages, leaving a file that cannot be read.
+    Raises RasterioError (or a GDAL error) when the file is damaged."""
+    with rasterio.open(path) as written:
+        for _, window in written.block_windows(1):
+            written.read(window=window)
 
 
 def _profile(grid: RasterGrid) -> dict:

@@ -29,7 +29,9 @@ def redirected_settings(tmp_path: Path) -> AppSettings:
     return settings
 
 
-def write_scene(path: Path, size: int = 128, crs: CRS | None = SCENE_CRS) -> Path:
+def write_scene(
+    path: Path, size: int = 128, crs: CRS | None = SCENE_CRS, transform: Affine = SCENE_TRANSFORM
+) -> Path:
     """A size x size 3-band uint8 GeoTIFF: grey ground with darker roofs at ``BUILDINGS``."""
     rng = np.random.default_rng(7)
     image = rng.integers(90, 140, size=(3, size, size), dtype=np.uint8)
@@ -37,7 +39,7 @@ def write_scene(path: Path, size: int = 128, crs: CRS | None = SCENE_CRS) -> Pat
         image[:, r0:r1, c0:c1] = 60
     profile = {
         "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
-        "crs": crs, "transform": SCENE_TRANSFORM,
+        "crs": crs, "transform": transform,
     }  # fmt: skip
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(image)

@@ -10,8 +10,10 @@ import pyogrio.raw
 import pytest
 import rasterio
 import shapely
+from affine import Affine
 from fixtures_dialogs import BUILDINGS, SCENE_TRANSFORM, labelled_layer, write_scene
 from PySide6.QtWidgets import QDialog, QMessageBox
+from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from isegsat.app.export_dialog import ExportDialog, run_export_dialog
@@ -179,8 +181,12 @@ def test_dialog_builds_the_request(qtbot, monkeypatch, scene) -> None:
     assert dialog.output.text().endswith("scene_buildings.tif")
     assert not dialog.simplify.isEnabled()
     dialog.format.setCurrentIndex(list(ExportFormat).index(ExportFormat.SHAPEFILE))
-    assert dialog.output.text().endswith("scene_buildings.shp") and dialog.simplify.isEnabled()
+    assert dialog.output.text().endswith("scene_footprints.shp") and dialog.simplify.isEnabled()
     assert dialog.simplify.suffix() == " m" and dialog.simplify.value() == pytest.approx(0.3)
+    dialog.output.setText(str(out / "mine.shp"))
+    dialog.format.setCurrentIndex(list(ExportFormat).index(ExportFormat.GPKG))
+    assert dialog.output.text() == str(out / "mine.gpkg")  # a typed name keeps its stem
+    dialog.format.setCurrentIndex(list(ExportFormat).index(ExportFormat.SHAPEFILE))
     dialog.regularize.setChecked(True)
     dialog.current_tile.setChecked(True)
     request = dialog.request()
@@ -194,6 +200,17 @@ def test_dialog_builds_the_request(qtbot, monkeypatch, scene) -> None:
     dialog.output.setText(str(out / "fp.shp"))
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def test_simplify_tolerance_in_degrees_for_a_geographic_scene(qtbot, tmp_path: Path) -> None:
+    pixel = 2.7e-6  # about 0.3 m in degrees
+    lonlat = Affine(pixel, 0, 16.37, 0, -pixel, 48.21)
+    image = write_scene(tmp_path / "wgs84.tif", crs=CRS.from_epsg(4326), transform=lonlat)
+    with RasterSource.open(image) as source:
+        dialog = ExportDialog(source, None)
+        qtbot.addWidget(dialog)
+        assert dialog.simplify.suffix() == " °"
+        assert dialog.simplify.value() == pytest.approx(pixel, rel=0.05)
 
 
 def test_dialog_without_current_tile(qtbot, scene) -> None:

@@ -59,7 +59,7 @@ def test_lists_bundled_existing_recent_and_open_entry(qtbot, app_settings, check
         "older.pth",
         OPEN_ENTRY_TEXT,
     ]
-    assert combo.current_checkpoint() == checkpoints["bundled"].resolve()
+    assert combo.currentIndex() == 0 and combo.current_checkpoint() is None
 
 
 def test_without_bundled_model_or_recents_only_open_entry(qtbot, app_settings, monkeypatch) -> None:
@@ -77,7 +77,27 @@ def test_picking_a_recent_entry_emits_its_path(qtbot, app_settings, checkpoints)
     with qtbot.waitSignal(combo.checkpointChosen, timeout=1000) as blocker:
         qtbot.keyClick(combo, Qt.Key.Key_Down)
     assert blocker.args == [checkpoints["finetuned"].resolve()]
+    assert combo.currentText() == "finetuned.pth"
+    combo.select_checkpoint(checkpoints["finetuned"])  # the app confirms once it has loaded
     assert combo.current_checkpoint() == checkpoints["finetuned"].resolve()
+    assert combo.currentText() == "finetuned.pth"
+
+
+def test_failed_load_shows_the_previous_model_again(qtbot, app_settings, checkpoints) -> None:
+    app_settings.add_recent_checkpoint(checkpoints["older"])
+    app_settings.add_recent_checkpoint(checkpoints["finetuned"])
+    combo = ModelPickerCombo(app_settings)
+    qtbot.addWidget(combo)
+    combo.select_checkpoint(checkpoints["older"])
+    assert app_settings.recent_checkpoints[0] == checkpoints["older"].resolve()
+    with qtbot.waitSignal(combo.checkpointChosen, timeout=1000):
+        combo.activated.emit(_entries(combo).index("finetuned.pth"))
+    assert combo.currentText() == "finetuned.pth"
+    app_settings.remove_recent_checkpoint(checkpoints["finetuned"])  # what the app does on failure
+    combo.refresh()
+    assert combo.currentText() == "older.pth"
+    assert "finetuned.pth" not in _entries(combo)
+    assert combo.current_checkpoint() == checkpoints["older"].resolve()
 
 
 def test_open_entry_adds_the_chosen_file_on_top(
@@ -108,7 +128,7 @@ def test_cancelled_open_keeps_the_previous_model(
     with qtbot.assertNotEmitted(combo.checkpointChosen):
         qtbot.keyClick(combo, Qt.Key.Key_End)
     assert combo.currentText() == "Bundled model (bundled)"
-    assert combo.current_checkpoint() == checkpoints["bundled"].resolve()
+    assert combo.current_checkpoint() is None
 
 
 def test_choose_checkpoint_dialog(app_settings, tmp_path, monkeypatch) -> None:

@@ -30,14 +30,14 @@ def test_values_survive_a_new_instance_through_the_ini_file(app_settings: AppSet
     app_settings.tile_size = 256
     app_settings.opacity = 0.7
     app_settings.threshold = 0.3
-    app_settings.autosave_seconds = 0
+    app_settings.autosave_seconds = 120
     app_settings.device = "CUDA:1"
     app_settings.sync()
 
     again = AppSettings()
     assert again.file_name == app_settings.file_name
     assert (again.tile_size, again.opacity, again.threshold) == (256, 0.7, 0.3)
-    assert again.autosave_seconds == 0
+    assert again.autosave_seconds == 120
     assert again.device == "cuda:1"
     app_settings.device = None
     assert AppSettings().device is None
@@ -54,6 +54,7 @@ def test_values_survive_a_new_instance_through_the_ini_file(app_settings: AppSet
         ("threshold", "0"),
         ("threshold", "x"),
         ("autosave_seconds", "-5"),
+        ("autosave_seconds", "0"),
         ("device", "tpu"),
     ],
 )

@@ -130,7 +130,6 @@ def test_odd_sizes_give_logits_at_input_size(small_model: HRNetModel) -> None:
     assert torch.isfinite(outputs["instances"]).all()
 
 
-@pytest.mark.slow
 def test_odd_large_size_333x517(small_model: HRNetModel) -> None:
     with torch.inference_mode():
         logits = small_model(torch.rand(1, 4, 333, 517), _points([[100, 200, 0], [-1, -1, -1]]))

@@ -23,8 +23,8 @@ def inria_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def prepared(inria_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def prepared_crops(inria_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``isegsat-prepare`` output of ``inria_root`` with 96 px crops (120 crops, 20 train)."""
-    out = tmp_path_factory.mktemp("prepared")
+    out = tmp_path_factory.mktemp("prepared_crops")
     prepare(inria_pairs(inria_root), out, crop=CROP, workers=1)
     return out

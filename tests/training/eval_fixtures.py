@@ -1,4 +1,4 @@
-"""Tiny, seeded aerial-like crops and an ``isegsat-prepare``-style folder for evaluation tests.
+"""Tiny seeded aerial crops, a ground-truth oracle and an ``isegsat-prepare`` folder for tests.
 
 Plain functions; the evaluation test modules wrap them in fixtures.
 """
@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
+
+from isegsat.training.synth import generate_scene
 
 MANIFEST_HEADER = (
     "crop_id",
@@ -102,20 +104,36 @@ def write_prepared_dir(root: Path, crops: list[dict]) -> Path:
     return root
 
 
-def small_city_set(seed: int = 0, size: int = 64) -> list[dict]:
-    """Five test crops (austin x3 with one empty, vienna x2) and one train crop (chicago)."""
+def small_city_set(size: int = 64) -> list[dict]:
+    """Five test crops (austin x3 with one empty, vienna x2) and one train crop (chicago).
+
+    Crops are ``generate_scene`` aerial scenes: the first seeds giving a building-free rural scene
+    and scenes with buildings in the urban/suburban styles.
+    """
     layout = [
-        ("austin1_r0_c0", "austin", "test", 2),
-        ("austin1_r0_c1", "austin", "test", 0),
-        ("austin2_r1_c0", "austin", "test", 1),
-        ("vienna3_r0_c0", "vienna", "test", 3),
-        ("vienna3_r0_c1", "vienna", "test", 1),
-        ("chicago9_r0_c0", "chicago", "train", 2),
+        ("austin1_r0_c0", "austin", "test", "suburban"),
+        ("austin1_r0_c1", "austin", "test", "rural"),
+        ("austin2_r1_c0", "austin", "test", "urban"),
+        ("vienna3_r0_c0", "vienna", "test", "urban"),
+        ("vienna3_r0_c1", "vienna", "test", "suburban"),
+        ("chicago9_r0_c0", "chicago", "train", "suburban"),
     ]
     crops = []
-    for index, (crop_id, city, split, buildings) in enumerate(layout):
-        image, mask = aerial_crop(seed + index, size, buildings)
+    seeds = iter(range(1000))
+    for crop_id, city, split, style in layout:
+        want_buildings = style != "rural"
+        scene = next(
+            scene
+            for scene in (generate_scene(size, size, seed, style) for seed in seeds)
+            if scene.mask.any() == want_buildings
+        )
         crops.append(
-            {"crop_id": crop_id, "city": city, "split": split, "image": image, "mask": mask}
+            {
+                "crop_id": crop_id,
+                "city": city,
+                "split": split,
+                "image": scene.image,
+                "mask": scene.mask.astype(np.int32),
+            }
         )
     return crops

@@ -14,11 +14,11 @@ from isegsat.inference import load_checkpoint
 
 
 @pytest.mark.slow
-def test_torchrun_two_cpu_processes(prepared: Path, tmp_path: Path) -> None:
+def test_torchrun_two_cpu_processes(prepared_crops: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "ddp"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "isegsat.training.train_cli", "--data", str(prepared), "--out", str(run_dir),
+        "-m", "isegsat.training.train_cli", "--data", str(prepared_crops), "--out", str(run_dir),
         "--preset", "scratch", "--arch", "hrnet18s", "--crop-size", "64", "64",
         "--batch-size", "2", "--epoch-len", "8", "--epochs", "1", "--workers", "0",
         "--device", "cpu", "--val-every", "0",

@@ -172,6 +172,16 @@ def test_bad_input_exits_with_a_clear_message(
     assert not out.exists()
 
 
+def test_report_folder_that_is_a_file_is_refused_before_evaluating(
+    prepared, checkpoints, tmp_path, capsys
+):
+    out = tmp_path / "report.md"
+    out.write_text("not a folder")
+    args = ["--checkpoint", str(checkpoints[0]), "--data", str(prepared), "--out", str(out)]
+    assert main([*args, *FAST]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
 def test_limit_must_be_positive(prepared, checkpoints, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(

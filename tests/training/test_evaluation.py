@@ -17,6 +17,7 @@ from isegsat.training.evaluation import (
     select_crops,
 )
 from isegsat.training.metrics import iou, number_of_clicks
+from isegsat.training.synth import generate_scene
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def hrnet18s() -> torch.nn.Module:
 
 @pytest.mark.parametrize("zoom", [True, False])
 def test_random_hrnet_clicks_replay_the_evaluation_clicker(hrnet18s, zoom):
-    image, gt = aerial_crop(seed=3, size=64, buildings=2)
+    scene = generate_scene(64, 64, seed=3, style="urban")
+    image, gt = scene.image, scene.mask.astype(np.int32)
 
     def zoom_in():  # RITM's ZoomIn, resizing crops to 96 px instead of 400 to stay fast
         return ZoomIn(target_size=96) if zoom else False

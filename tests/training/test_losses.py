@@ -12,11 +12,11 @@ from isegsat.training.losses import normalized_focal_loss, ritm_loss, sigmoid_bc
 
 
 def _nfl_by_hand(probs: list[float], labels: list[int], alpha: float, gamma: float) -> float:
-    p_t = [p if y == 1 else 1 - p for p, y in zip(probs, labels)]
+    p_t = [p if y == 1 else 1 - p for p, y in zip(probs, labels, strict=True)]
     weights = [(1 - pt) ** gamma for pt in p_t]
     scale = len(p_t) / sum(weights)
     alphas = [alpha if y == 1 else 1 - alpha for y in labels]
-    terms = [-a * w * scale * math.log(pt) for a, w, pt in zip(alphas, weights, p_t)]
+    terms = [-a * w * scale * math.log(pt) for a, w, pt in zip(alphas, weights, p_t, strict=True)]
     return sum(terms) / len(p_t)
 
 

@@ -24,7 +24,7 @@ from isegsat.training.prepare import (
 )
 from isegsat.training.synth import write_inria_layout
 
-CROP = 96  # as the `prepared` fixture of conftest.py
+CROP = 96  # as the `prepared_crops` fixture of conftest.py
 TILES_PER_CITY = 6
 
 
@@ -39,8 +39,8 @@ def _small_tree(tmp_path: Path, parent: str, cities: tuple[str, ...] = ("chicago
     return root
 
 
-def test_manifest_columns_counts_and_split(prepared: Path) -> None:
-    rows = _rows(prepared)
+def test_manifest_columns_counts_and_split(prepared_crops: Path) -> None:
+    rows = _rows(prepared_crops)
     assert tuple(rows[0]) == MANIFEST_COLUMNS
     assert len(rows) == 5 * TILES_PER_CITY * 4  # 192 px tiles -> 2 x 2 crops of 96 px
     test_tiles = {int(r["tile"]) for r in rows if r["split"] == "test"}
@@ -50,10 +50,10 @@ def test_manifest_columns_counts_and_split(prepared: Path) -> None:
     assert {r["crop_id"] for r in rows} >= {"tyrol-w6_r1_c0", "austin1_r0_c1"}
 
 
-def test_crops_match_the_source_windows(prepared: Path, inria_root: Path) -> None:
-    row = next(r for r in _rows(prepared) if r["crop_id"] == "vienna6_r1_c0")
-    image = cv2.cvtColor(cv2.imread(str(prepared / row["image"])), cv2.COLOR_BGR2RGB)
-    mask = cv2.imread(str(prepared / row["mask"]), cv2.IMREAD_GRAYSCALE)
+def test_crops_match_the_source_windows(prepared_crops: Path, inria_root: Path) -> None:
+    row = next(r for r in _rows(prepared_crops) if r["crop_id"] == "vienna6_r1_c0")
+    image = cv2.cvtColor(cv2.imread(str(prepared_crops / row["image"])), cv2.COLOR_BGR2RGB)
+    mask = cv2.imread(str(prepared_crops / row["mask"]), cv2.IMREAD_GRAYSCALE)
     train = inria_root / "AerialImageDataset" / "train"
     window = Window(0, CROP, CROP, CROP)  # row 1, column 0
     with rasterio.open(train / "images" / "vienna6.tif") as src:
@@ -66,10 +66,10 @@ def test_crops_match_the_source_windows(prepared: Path, inria_root: Path) -> Non
 
 
 def test_second_run_writes_nothing_and_redoes_incomplete_crops(
-    prepared: Path, inria_root: Path, tmp_path: Path
+    prepared_crops: Path, inria_root: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "copy"
-    shutil.copytree(prepared, out)
+    shutil.copytree(prepared_crops, out)
     stamps = {p: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
     result = prepare(inria_pairs(inria_root), out, crop=CROP)
     assert (result.written, result.skipped) == (0, 120)
@@ -77,7 +77,7 @@ def test_second_run_writes_nothing_and_redoes_incomplete_crops(
     (out / "masks" / "kitsap6_r0_c1.png").unlink()  # as if interrupted mid-crop
     result = prepare(inria_pairs(inria_root), out, crop=CROP)
     assert result.written == 1 and (out / "masks" / "kitsap6_r0_c1.png").is_file()
-    assert _rows(out) == _rows(prepared)
+    assert _rows(out) == _rows(prepared_crops)
 
 
 def test_parent_folder_names_do_not_change_the_split(tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ def test_positives_inside_target_negatives_outside_counts_bounded() -> None:
         ys, xs = negatives[:, 0].astype(int), negatives[:, 1].astype(int)
         assert not target[ys, xs].any()
         matches = [bool((target & o).any()) for o in objects]
-        assert all(np.array_equal(target & o, o) for o, hit in zip(objects, matches) if hit)
+        assert all(
+            np.array_equal(target & o, o) for o, hit in zip(objects, matches, strict=True) if hit
+        )
         merged += sum(matches) == 2
         counts.append(len(positives))
     # P(1 positive) = 0.2 / (1 - 0.8^24) ~ 0.2; merging happens with probability 0.15.

@@ -179,3 +179,23 @@ def test_preview_is_a_small_png_mosaic(tmp_path):
     assert image.shape == (256, 256, 3)
     outline = (image[..., 2] == 255) & (image[..., 0] == 255) & (image[..., 1] == 0)
     assert outline[128:, 128:].any() and not outline[:128].any()
+
+
+@pytest.mark.parametrize("shape", ["rect", "L", "T", "U"])
+def test_footprint_masks_fill_the_union_of_their_parts(shape):
+    from shapely.geometry import Polygon
+    from shapely.ops import unary_union
+
+    from isegsat.training.synth.buildings import Building, footprint, render_roofs
+    from isegsat.training.synth.canvas import Canvas
+    from isegsat.training.synth.scene import _random_sun
+
+    rng = np.random.default_rng(3)
+    canvas = Canvas.empty(160, 160)
+    parts = footprint((80.0, 80.0), 0.4, 110.0, 80.0, shape, rng)
+    canvas.buildings.append(Building(parts, "hipped", np.array([150.0, 90, 70]), 20.0))
+    render_roofs(canvas, _random_sun(rng), rng)
+    union = unary_union([Polygon(part.polygon()) for part in parts])
+    assert canvas.mask.sum() == pytest.approx(union.area, rel=0.03)
+    count, _ = cv2.connectedComponents((1 - canvas.mask).astype(np.uint8), connectivity=4)
+    assert count == 2  # label 0 = the building, label 1 = the ground around it: no holes

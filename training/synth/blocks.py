@@ -27,11 +27,9 @@ def houses(canvas: Canvas, frame: Frame, box: Box, rng: np.random.Generator, sun
     """Detached houses on lots along both long sides, with driveways, pools, trees, hedges."""
     u0, v0, u1, v1 = box
     depth = v1 - v0
-    rows = [(v0, min(v1, v0 + depth / 2), 1)]
-    if depth > m(45):
-        rows.append((v1, v0 + depth / 2, -1))
-    else:
-        rows = [(v0, v1, 1)]
+    rows = [(v0, v1, 1)]
+    if depth > m(45):  # two rows of lots, back to back, facing opposite streets
+        rows = [(v0, v0 + depth / 2, 1), (v1, v0 + depth / 2, -1)]
     lawn = textures.pick(rng, textures.GRASS, 8)
     # Houses of one development share a few roof colours.
     roofs = np.stack([textures.pick(rng, textures.ROOF_PITCHED) for _ in range(3)])

@@ -22,9 +22,13 @@ def to_cv(points: np.ndarray) -> np.ndarray:
 
 
 def fill(image: np.ndarray, polygons: list[np.ndarray], value) -> None:
-    """Fill polygons (each (N, 2) float x, y) into ``image`` in place with ``value``."""
-    if polygons:
-        cv2.fillPoly(image, [to_cv(p) for p in polygons], value, cv2.LINE_8, _SHIFT)
+    """Fill polygons (each (N, 2) float x, y) into ``image`` in place with ``value``.
+
+    Each polygon is drawn on its own: one ``cv2.fillPoly`` call with several overlapping
+    polygons would leave their overlaps unfilled (even-odd rule).
+    """
+    for polygon in polygons:
+        cv2.fillPoly(image, [to_cv(polygon)], value, cv2.LINE_8, _SHIFT)
 
 
 def polyline(image: np.ndarray, points: np.ndarray, value, thickness: float, closed=False) -> None:

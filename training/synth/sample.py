@@ -87,19 +87,23 @@ def degrade_label(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         drop[chosen] = True
         label[drop[components]] = 0
     height, width = truth.shape
-    phantoms = max(3, int(height * width / 1_500_000))
-    for _ in range(phantoms * 20):
-        if phantoms == 0:
+    wanted = max(3, int(height * width / 1_500_000))
+    for _ in range(wanted * 20):  # rejection sampling: phantoms only on empty ground
+        if wanted == 0:
             break
         center = (rng.uniform(0, width), rng.uniform(0, height))
         box = geometry.rectangle(
             center, m(rng.uniform(8, 18)), m(rng.uniform(7, 12)), rng.uniform(0, np.pi)
         )
-        probe = np.zeros_like(truth)
-        geometry.fill(probe, [box], 1)
-        if probe.any() and not (probe & truth).any():
-            label |= probe
-            phantoms -= 1
+        x0, y0 = np.maximum(np.floor(box.min(axis=0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(box.max(axis=0)).astype(int) + 1, (width, height))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        probe = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        geometry.fill(probe, [box - (x0, y0)], 1)
+        if not (probe & truth[y0:y1, x0:x1]).any():
+            label[y0:y1, x0:x1] |= probe
+            wanted -= 1
     patch = max(min(height, width) // 6, 32)
     y0, x0 = rng.integers(0, height - patch), rng.integers(0, width - patch)
     dy, dx = (rng.integers(6, 11) * rng.choice([-1, 1]) for _ in range(2))

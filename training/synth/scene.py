@@ -134,7 +134,8 @@ def _street_grid(canvas: Canvas, sun: Sun, rng: np.random.Generator, style: _Gri
     for line in lines:
         road_cars(canvas, frame.to_image(line), road_w, rng, sun, style.cars_per_100m)
     kinds = list(style.blocks)
-    weights = np.array([style.blocks[k] for k in kinds])
+    # Each scene re-weights its block mix, so tiles of one style differ in character.
+    weights = np.array([style.blocks[k] for k in kinds]) * rng.uniform(0.4, 1.6, len(kinds))
     for ua, ub in zip(us[:-1], us[1:], strict=True):
         for va, vb in zip(vs[:-1], vs[1:], strict=True):
             box = (ua + kerb, va + kerb, ub - kerb, vb - kerb)

@@ -1,0 +1,292 @@
+"""Viewer benchmark on the real widgets: ``python -m isegsat.app.bench [--size 20000]``.
+
+Writes two scenes into a cache folder (reused by later runs):
+
+* an Inria-like tile: 5000 x 5000 px, 0.3 m, UTM, stored like the Inria distribution (uncompressed
+  strips, no overviews) with a synthetic suburban scene;
+* a big scene: size x size px (default 20 000), tiled 512 px JPEG-YCbCr, written block by block
+  from synthetic chips, with external overviews built by ``isegsat.app.geo.build_overviews``.
+
+Each scene is opened in a fresh process (so peak RSS is per scene) in the real ``MainWindow``
+(offscreen, 1280 x 860). Figures: time to open plus first screen rendered (until the tile loader
+has delivered every visible tile and the view has painted), per-step pan times (scroll by a third
+of the view, until every newly visible tile is in and painted) as p50 / p95 / max, the longest
+GUI event-loop stall (gap between 5 ms timer ticks), time to show the whole scene (fit), and
+peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+VIEW_SIZE = (1280, 860)
+INRIA_SIZE = 5000
+CRS = "EPSG:32633"
+ORIGIN = (601_200.0, 5_340_600.0)  # west, north in metres
+PIXEL_M = 0.3
+CHIP = 2048
+STYLES = ("urban", "suburban", "rural", "urban")
+BENCH_VERSION = "v1"
+
+
+# ---------------------------------------------------------------------------------- scenes
+def _profile(width: int, height: int) -> dict:
+    from affine import Affine
+
+    return {
+        "driver": "GTiff", "width": width, "height": height, "count": 3, "dtype": "uint8",
+        "crs": CRS, "transform": Affine(PIXEL_M, 0, ORIGIN[0], 0, -PIXEL_M, ORIGIN[1]),
+        "photometric": "RGB", "interleave": "pixel",
+    }  # fmt: skip
+
+
+def write_inria_like_tile(path: Path, size: int = INRIA_SIZE, seed: int = 1) -> Path:
+    """A size x size synthetic suburban tile stored as Inria ships them: uncompressed strips and
+    no overviews."""
+    import rasterio
+
+    from isegsat.training.synth import generate_scene
+
+    scene = generate_scene(size, size, seed, "suburban")
+    tmp = path.with_name(f".{path.name}.tmp")
+    with rasterio.open(tmp, "w", **_profile(size, size)) as ds:
+        ds.write(np.moveaxis(scene.image, 2, 0))
+    os.replace(tmp, path)
+    return path
+
+
+def write_big_scene(
+    path: Path, size: int, seed: int = 2, log: Callable[[str], None] = print
+) -> Path:
+    """A size x size tiled JPEG GeoTIFF written CHIP rows at a time from flipped synthetic chips,
+    then external overviews (.ovr) built by the app's geodata code."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from isegsat.app.geo import build_overviews
+    from isegsat.training.synth import generate_scene
+
+    chips = [generate_scene(CHIP, CHIP, seed + i, s).image for i, s in enumerate(STYLES)]
+    rng = np.random.default_rng(seed)
+    tmp = path.with_name(f".{path.name}.tmp.tif")
+    options = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "JPEG",
+               "photometric": "YCBCR", "jpeg_quality": 90, "bigtiff": "if_safer"}  # fmt: skip
+    with rasterio.open(tmp, "w", **{**_profile(size, size), **options}) as ds:
+        for row in range(0, size, CHIP):
+            height = min(CHIP, size - row)
+            strip = np.empty((height, size, 3), np.uint8)
+            for col in range(0, size, CHIP):
+                chip = chips[rng.integers(len(chips))][:, :: rng.choice((1, -1))]
+                chip = chip[:: rng.choice((1, -1))]
+                width = min(CHIP, size - col)
+                strip[:, col : col + width] = chip[:height, :width]
+            ds.write(np.moveaxis(strip, 2, 0), window=Window(0, row, size, height))
+            log(f"  wrote rows {row + height}/{size}")
+    log("  building overviews")
+    build_overviews(tmp)
+    os.replace(tmp.with_name(tmp.name + ".ovr"), path.with_name(path.name + ".ovr"))
+    os.replace(tmp, path)
+    return path
+
+
+def ensure_scenes(folder: Path, size: int) -> list[Path]:
+    """Both bench scenes in ``folder``, generated on first use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inria = folder / f"inria_like_{INRIA_SIZE}_{BENCH_VERSION}.tif"
+    big = folder / f"big_{size}_{BENCH_VERSION}.tif"
+    if not inria.exists():
+        print(f"writing {inria}", flush=True)
+        write_inria_like_tile(inria)
+    if not big.exists():
+        print(f"writing {big} (block by block)", flush=True)
+        write_big_scene(big, size, log=lambda text: print(text, flush=True))
+    return [inria, big]
+
+
+# ---------------------------------------------------------------------------------- measuring
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StallMonitor:
+    """Longest gap between ticks of a 5 ms timer: how long the GUI thread was ever blocked."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.longest_ms = 0.0
+        self._last = time.perf_counter()
+        self._timer = QTimer(interval=5)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest_ms = max(self.longest_ms, 1000 * (now - self._last))
+        self._last = now
+
+    def reset(self) -> None:
+        self.longest_ms, self._last = 0.0, time.perf_counter()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def _paint(canvas) -> None:
+    canvas.viewport().repaint()
+
+
+def measure(path: Path, steps: int) -> dict:
+    """Open ``path`` in the real MainWindow and time first screen, pans and fit (this process)."""
+    from PySide6.QtWidgets import QApplication
+
+    from isegsat.app.screenshot import isolate_settings, visible_tiles_loaded, wait_until
+
+    app = QApplication.instance() or QApplication([])
+    isolate_settings()
+    from isegsat.app.geo import LabelLayer
+    from isegsat.app.main_window import MainWindow
+    from isegsat.app.settings import AppSettings
+
+    for stale in (LabelLayer.default_path(path),):
+        stale.unlink(missing_ok=True)
+        stale.with_name(stale.name + ".journal").unlink(missing_ok=True)
+    window = MainWindow(settings=AppSettings(), device="cpu")
+    window.resize(*VIEW_SIZE)
+    window.show()
+    app.processEvents()
+    canvas = window.canvas
+    rss_idle = _rss_mb()
+    monitor = StallMonitor()
+
+    start = time.perf_counter()
+    if not window.open_image(path):
+        raise RuntimeError(f"MainWindow could not open {path}")
+    open_call = time.perf_counter() - start
+    wait_until(lambda: visible_tiles_loaded(window), 120)
+    _paint(canvas)
+    first_screen = time.perf_counter() - start
+    open_stall = monitor.longest_ms
+
+    monitor.reset()
+    hbar, vbar = canvas.horizontalScrollBar(), canvas.verticalScrollBar()
+    dx, dy = canvas.viewport().width() // 3, canvas.viewport().height() // 5
+    direction = 1
+    pan_ms: list[float] = []
+    for _ in range(steps):
+        if not hbar.minimum() <= hbar.value() + direction * dx <= hbar.maximum():
+            direction = -direction
+        step_start = time.perf_counter()
+        hbar.setValue(hbar.value() + direction * dx)
+        vbar.setValue(min(vbar.value() + dy, vbar.maximum()))
+        wait_until(lambda: visible_tiles_loaded(window), 120)
+        _paint(canvas)
+        pan_ms.append(1000 * (time.perf_counter() - step_start))
+    pan_stall = monitor.longest_ms
+    scale = canvas.scale_factor()
+
+    fit_start = time.perf_counter()
+    canvas.fit()
+    wait_until(lambda: visible_tiles_loaded(window), 120)
+    _paint(canvas)
+    fit_s = time.perf_counter() - fit_start
+
+    monitor.stop()
+    window.shutdown()
+    window.close()
+    app.processEvents()
+    return {
+        "scene": path.name,
+        "file_mb": path.stat().st_size / 2**20,
+        "open_call_s": open_call,
+        "first_screen_s": first_screen,
+        "open_stall_ms": open_stall,
+        "pan_ms": _percentiles(pan_ms),
+        "pan_stall_ms": pan_stall,
+        "pan_image_px": steps * dx / scale,
+        "view_scale": scale,
+        "fit_s": fit_s,
+        "rss_idle_mb": rss_idle,
+        "rss_peak_mb": _peak_rss_mb(),
+    }
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    """(p50, p95, max) of the values."""
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95)), max(values)
+
+
+def _report(rows: list[dict]) -> str:
+    """Human-readable figures, one block per scene."""
+    lines = []
+    for r in rows:
+        p50, p95, worst = r["pan_ms"]
+        lines += [
+            f"{r['scene']} ({r['file_mb']:.0f} MB on disk)",
+            f"  open + first screen rendered  {r['first_screen_s']:.2f} s (open_image call "
+            f"{r['open_call_s']:.2f} s, longest GUI stall {r['open_stall_ms']:.0f} ms)",
+            f"  pan step until painted         p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+            f"max {worst:.0f} ms (longest GUI stall {r['pan_stall_ms']:.0f} ms; "
+            f"{r['pan_image_px']:.0f} image px at {r['view_scale']:.2f} screen px / image px)",
+            f"  fit whole scene until painted  {r['fit_s']:.2f} s",
+            f"  RSS                            {r['rss_idle_mb']:.0f} MB idle window, "
+            f"{r['rss_peak_mb']:.0f} MB peak",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m isegsat.app.bench",
+        description="Time opening and panning big rasters in the real main window (offscreen).",
+    )
+    parser.add_argument("--size", type=int, default=20_000, help="edge of the big scene in px")
+    parser.add_argument("--steps", type=int, default=40, help="pan steps per scene")
+    parser.add_argument("--dir", type=Path, help="scene cache (default: user cache/isegsat/bench)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child-process mode
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure, args.steps)))
+        return 0
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isegsat" / "bench"
+    scenes = ensure_scenes(args.dir or cache, args.size)
+    rows = []
+    for scene in scenes:
+        command = [
+            sys.executable,
+            "-m",
+            "isegsat.app.bench",
+            "--measure",
+            str(scene),
+            "--steps",
+            str(args.steps),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return done.returncode
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"view {VIEW_SIZE[0]}x{VIEW_SIZE[1]} offscreen, {args.steps} pan steps of 1/3 view width")
+    print(_report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
