@@ -66,36 +66,40 @@ def write_inria_like_tile(path: Path, size: int = INRIA_SIZE, seed: int = 1) -> 
 
 
 def write_big_scene(
-    path: Path, size: int, seed: int = 2, log: Callable[[str], None] = print
+    path: Path, size: int, seed: int = 2, chip: int = CHIP, log: Callable[[str], None] = print
 ) -> Path:
-    """A size x size tiled JPEG GeoTIFF written CHIP rows at a time from flipped synthetic chips,
-    then external overviews (.ovr) built by the app's geodata code."""
+    """A size x size tiled JPEG GeoTIFF written ``chip`` rows at a time from flipped synthetic
+    chips (chip x chip px), then external overviews (.ovr) built by the app's geodata code."""
     import rasterio
     from rasterio.windows import Window
 
     from isegsat.app.geo import build_overviews
     from isegsat.training.synth import generate_scene
 
-    chips = [generate_scene(CHIP, CHIP, seed + i, s).image for i, s in enumerate(STYLES)]
+    chips = [generate_scene(chip, chip, seed + i, s).image for i, s in enumerate(STYLES)]
     rng = np.random.default_rng(seed)
     tmp = path.with_name(f".{path.name}.tmp.tif")
     options = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "JPEG",
                "photometric": "YCBCR", "jpeg_quality": 90, "bigtiff": "if_safer"}  # fmt: skip
-    with rasterio.open(tmp, "w", **{**_profile(size, size), **options}) as ds:
-        for row in range(0, size, CHIP):
-            height = min(CHIP, size - row)
-            strip = np.empty((height, size, 3), np.uint8)
-            for col in range(0, size, CHIP):
-                chip = chips[rng.integers(len(chips))][:, :: rng.choice((1, -1))]
-                chip = chip[:: rng.choice((1, -1))]
-                width = min(CHIP, size - col)
-                strip[:, col : col + width] = chip[:height, :width]
-            ds.write(np.moveaxis(strip, 2, 0), window=Window(0, row, size, height))
-            log(f"  wrote rows {row + height}/{size}")
-    log("  building overviews")
-    build_overviews(tmp)
-    os.replace(tmp.with_name(tmp.name + ".ovr"), path.with_name(path.name + ".ovr"))
-    os.replace(tmp, path)
+    try:
+        with rasterio.open(tmp, "w", **{**_profile(size, size), **options}) as ds:
+            for row in range(0, size, chip):
+                height = min(chip, size - row)
+                strip = np.empty((height, size, 3), np.uint8)
+                for col in range(0, size, chip):
+                    piece = chips[rng.integers(len(chips))][:: rng.choice((1, -1))]
+                    piece = piece[:, :: rng.choice((1, -1))]
+                    width = min(chip, size - col)
+                    strip[:, col : col + width] = piece[:height, :width]
+                ds.write(np.moveaxis(strip, 2, 0), window=Window(0, row, size, height))
+                log(f"  wrote rows {row + height}/{size}")
+        log("  building overviews")
+        build_overviews(tmp)
+        os.replace(tmp.with_name(tmp.name + ".ovr"), path.with_name(path.name + ".ovr"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".ovr").unlink(missing_ok=True)
     return path
 
 

@@ -1,0 +1,32 @@
+"""The viewer benchmark's scene writers and one tiny measured run (a smoke test: no timings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rasterio
+
+from isegsat.app.bench import measure, write_big_scene, write_inria_like_tile
+
+
+def test_big_scene_is_tiled_jpeg_with_external_overviews(tmp_path: Path) -> None:
+    path = write_big_scene(tmp_path / "big.tif", size=1100, chip=512, log=lambda text: None)
+    with rasterio.open(path) as ds:
+        assert ds.shape == (1100, 1100) and ds.count == 3 and ds.crs.to_epsg() == 32633
+        assert ds.block_shapes[0] == (512, 512) and ds.compression.name == "jpeg"
+        assert ds.overviews(1) == [2, 4, 8]
+        assert ds.read(1, window=((1000, 1100), (1000, 1100))).std() > 5  # last strip written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif", "big.tif.ovr"]
+
+
+def test_measure_opens_pans_and_fits_in_the_real_window(qtbot, tmp_path: Path) -> None:
+    path = write_inria_like_tile(tmp_path / "inria.tif", size=1200)
+    with rasterio.open(path) as ds:
+        assert ds.block_shapes[0][1] == 1200  # strips spanning whole rows, as Inria's files
+        assert ds.overviews(1) == [] and ds.compression is None
+    figures = measure(path, steps=3)
+    assert figures["first_screen_s"] >= figures["open_call_s"] > 0
+    p50, p95, worst = figures["pan_ms"]
+    assert 0 < p50 <= p95 <= worst
+    assert figures["pan_image_px"] > 0 and figures["fit_s"] > 0
+    assert figures["rss_peak_mb"] >= figures["rss_idle_mb"] > 0
