@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
             self.settings.remove_recent_checkpoint(self._loading)
             self.picker.refresh()
             self._loading = None
+        # A failed load keeps the model that was there before, and clicks keep working with it.
+        self.controller.model_ready = self.worker.has_model
         if not self.worker.has_model:
             self.status.show_no_model("no model")
         self.dialogs.error(title, message)

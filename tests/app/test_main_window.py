@@ -145,6 +145,18 @@ def test_a_bad_checkpoint_shows_an_error_dialog(qtbot, window, errors, tmp_path:
     assert window.isVisible()
 
 
+def test_after_a_failed_load_the_previous_model_keeps_answering_clicks(
+    qtbot, window, scene, tmp_path: Path
+):
+    window.open_image(scene.path)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with qtbot.waitSignal(window.worker.failed, timeout=RESULT_TIMEOUT_MS):
+        window.load_model(bad)
+    row, col, h, w = scene.buildings[0]
+    click_image(qtbot, window, row + h // 2, col + w // 2)  # times out if clicks are refused
+
+
 def test_reopening_after_a_crash_offers_recovery(qtbot, window, scene, monkeypatch):
     window.open_image(scene.path)
     row, col, h, w = scene.buildings[0]
