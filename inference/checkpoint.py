@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from isegsat.inference.atomic_file import write_atomically
 from isegsat.inference.device import pick_device
 from isegsat.inference.model import (
     BATCHNORM_CLASS_NAME,
@@ -233,25 +233,10 @@ def _check_plain(value: Any, where: str) -> None:
 
 
 def _write_atomically(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary sibling of ``path``, then rename it over ``path``.
-
-    On any failure the temporary file is removed and ``path`` is untouched; an ``OSError`` (disk
-    full, read-only folder) is re-raised with the same errno and a message naming ``path``.
-    """
-    temporary: Path | None = None
+    """``torch.save`` ``obj`` to ``path`` through a temporary sibling (see ``write_atomically``);
+    an ``OSError`` (disk full, read-only folder) is re-raised with its errno and ``path`` named."""
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            reason = error.strerror or str(error)
-            raise OSError(error.errno, f"cannot write checkpoint {path}: {reason}") from error
-        raise
+        write_atomically(path, lambda handle: torch.save(obj, handle))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(error.errno, f"cannot write checkpoint {path}: {reason}") from error

@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from isegsat.inference.atomic_file import write_atomically
 from isegsat.training.evaluation import ModelEvaluation
 from isegsat.training.metrics import (
     IOU_THRESHOLDS,
@@ -309,22 +308,9 @@ def _csv_value(value: object) -> object:
 
 
 def _write_text(path: Path, text: str) -> None:
-    _write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def _write_png(path: Path, figure: Figure) -> None:
     FigureCanvasAgg(figure)
-    _write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
-
-
-def _write_atomically(path: Path, write: Callable[[io.BufferedWriter], object]) -> None:
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=120))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -278,3 +280,13 @@ def test_load_model_on_cuda(ritm_file: Path, source_model: HRNetModel, inputs) -
     with torch.inference_mode():
         logits = model(*(t.cuda() for t in inputs))["instances"].cpu()
     assert torch.allclose(logits, _logits(source_model, inputs), atol=1e-3)
+
+
+def test_saved_checkpoints_are_readable_by_other_users(tmp_path: Path) -> None:
+    path = tmp_path / "shared.pth"
+    old_umask = os.umask(0o022)
+    try:
+        save_checkpoint(build_model("hrnet18s"), path)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
