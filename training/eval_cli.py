@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
     parser.add_argument("--no-zoom-in", action="store_true", help="disable RITM's ZoomIn")
     parser.add_argument(
+        "--per-city",
+        type=_positive_int,
+        help="evaluate only the first N non-empty crops of each city (quick, all cities)",
+    )
+    parser.add_argument(
         "--limit", type=_positive_int, help="evaluate only the first N non-empty crops"
     )
     parser.add_argument(
@@ -72,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = pick_device(args.device)
         names = _model_names(args.checkpoint)
         models = [_load(path) for path in args.checkpoint]
-        selection = select_crops(args.data, args.split, args.cities, args.limit)
+        selection = select_crops(args.data, args.split, args.cities, args.limit, args.per_city)
         if not selection.crops:
             raise EvaluationDataError(
                 f"no crop with a building in split {args.split!r} of {args.data} "

@@ -132,6 +132,19 @@ def test_selection_limit_and_cities(prepared):
     assert vienna.empty_dropped == {}
 
 
+def test_selection_per_city_keeps_the_first_non_empty_crops_of_every_city(prepared):
+    root, _ = prepared
+    one_each = select_crops(root, "test", per_city=1)
+    assert [c.crop_id for c in one_each.crops] == ["austin1_r0_c0", "vienna3_r0_c0"]
+    two_each = select_crops(root, "test", per_city=2)
+    assert [c.crop_id for c in two_each.crops] == [
+        "austin1_r0_c0",
+        "austin2_r1_c0",
+        "vienna3_r0_c0",
+        "vienna3_r0_c1",
+    ]
+
+
 def test_selection_errors_name_the_problem(prepared, tmp_path):
     root, _ = prepared
     with pytest.raises(EvaluationDataError, match="no manifest"):
