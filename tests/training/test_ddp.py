@@ -7,13 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from isegsat.inference import load_checkpoint
 
 
-@pytest.mark.slow
 def test_torchrun_two_cpu_processes(prepared_crops: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "ddp"
     command = [

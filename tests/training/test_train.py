@@ -207,7 +207,6 @@ def test_finetune_keeps_the_checkpoint_architecture_and_baseline_is_flagged(
     assert metadata["interactive"] is False
 
 
-@pytest.mark.slow
 def test_loss_falls_over_a_short_cpu_run(prepared_crops: Path, tmp_path: Path) -> None:
     config = _config(
         prepared_crops, crop_size=[80, 80], batch_size=4, epoch_len=120, epochs=1, max_iters=30,
