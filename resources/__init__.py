@@ -21,7 +21,8 @@ def bundled_model_path() -> Path | None:
 
 
 def default_model_path() -> Path | None:
-    """Checkpoint the app loads when none is given: ``$ISEGSAT_WEIGHTS`` if set, else the bundled one."""
+    """The checkpoint the app loads when none is given: ``$ISEGSAT_WEIGHTS``, else the bundled
+    one."""
     override = os.environ.get(WEIGHTS_ENV_VAR)
     if override:
         return Path(override).expanduser()
