@@ -13,19 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from isegsat.training.prepare import MANIFEST_COLUMNS as MANIFEST_HEADER
 from isegsat.training.synth import generate_scene
-
-MANIFEST_HEADER = (
-    "crop_id",
-    "city",
-    "tile",
-    "row",
-    "col",
-    "image",
-    "mask",
-    "building_fraction",
-    "split",
-)
 
 
 def aerial_crop(seed: int, size: int = 64, buildings: int = 2) -> tuple[np.ndarray, np.ndarray]:
