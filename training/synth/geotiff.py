@@ -29,23 +29,9 @@ def write_rgb(
     """Write (H, W, 3) uint8 RGB as a tiled JPEG-YCbCr GeoTIFF, with optional overviews."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-    profile = dict(
-        driver="GTiff",
-        height=image.shape[0],
-        width=image.shape[1],
-        count=3,
-        dtype="uint8",
-        crs=crs,
-        transform=transform,
-        tiled=True,
-        blockxsize=block,
-        blockysize=block,
-        compress="JPEG",
-        photometric="YCBCR",
-        jpeg_quality=92,
-        interleave="pixel",
-    )
-    _write(path, np.moveaxis(image, 2, 0), profile, overviews, Resampling.average)
+    creation = dict(compress="JPEG", photometric="YCBCR", jpeg_quality=92, interleave="pixel")
+    bands = np.moveaxis(image, 2, 0)
+    _write(path, bands, crs, transform, block, overviews, Resampling.average, creation)
 
 
 def write_mask(
@@ -59,25 +45,27 @@ def write_mask(
     """Write an (H, W) {0, 1} mask as a 1-band uint8 0/255 DEFLATE GeoTIFF."""
     if mask.ndim != 2:
         raise ValueError(f"expected an (H, W) mask, got shape {mask.shape}")
-    profile = dict(
-        driver="GTiff",
-        height=mask.shape[0],
-        width=mask.shape[1],
-        count=1,
-        dtype="uint8",
-        crs=crs,
-        transform=transform,
-        tiled=True,
-        blockxsize=block,
-        blockysize=block,
-        compress="DEFLATE",
-        predictor=2,
-    )
     data = (mask > 0).astype(np.uint8)[None] * np.uint8(255)
-    _write(path, data, profile, overviews, Resampling.nearest)
+    creation = dict(compress="DEFLATE", predictor=2)
+    _write(path, data, crs, transform, block, overviews, Resampling.nearest, creation)
 
 
-def _write(path: Path, bands: np.ndarray, profile: dict, overviews, resampling) -> None:
+def _write(
+    path: Path,
+    bands: np.ndarray,
+    crs: str,
+    transform: Affine,
+    block: int,
+    overviews: tuple[int, ...],
+    resampling: Resampling,
+    creation: dict,
+) -> None:
+    """Write (bands, H, W) uint8 as a tiled GeoTIFF with the ``creation`` options, atomically."""
+    count, height, width = bands.shape
+    profile = dict(
+        driver="GTiff", height=height, width=width, count=count, dtype="uint8", crs=crs,
+        transform=transform, tiled=True, blockxsize=block, blockysize=block, **creation,
+    )  # fmt: skip
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not *.tif: globbers skip it
