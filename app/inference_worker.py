@@ -10,17 +10,17 @@ emits `warning` and retries.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from torch import nn
 
 from isegsat.app.annotation import PredictRequest, PredictResult
 from isegsat.app.geo import RasterSource
+from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
 
 
@@ -45,7 +45,7 @@ def device_name(device: torch.device) -> str:
     return "CPU"
 
 
-class InferenceWorker(QThread):
+class InferenceWorker(RequestThread):
     """Start with `start()`, stop with `stop()` (joins the thread)."""
 
     model_loading = Signal(str)
@@ -57,10 +57,8 @@ class InferenceWorker(QThread):
     def __init__(self, zoom_in: bool = True, flip: bool = True, parent=None) -> None:
         super().__init__(parent)
         self._zoom_in, self._flip = zoom_in, flip
-        self._cond = threading.Condition()
         self._load: LoadRequest | None = None
         self._predict: PredictRequest | None = None
-        self._stopping = False
         self._predictor: Predictor | None = None
         self._target: tuple[int, Path] | None = None
         self._sources: dict[Path, RasterSource] = {}
@@ -71,20 +69,10 @@ class InferenceWorker(QThread):
         return self._predictor is not None or self._load is not None
 
     def load(self, request: LoadRequest) -> None:
-        with self._cond:
-            self._load = request
-            self._cond.notify()
+        self._post(lambda: setattr(self, "_load", request))
 
     def submit(self, request: PredictRequest) -> None:
-        with self._cond:
-            self._predict = request
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self.wait()
+        self._post(lambda: setattr(self, "_predict", request))
 
     def run(self) -> None:
         while True:

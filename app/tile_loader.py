@@ -8,15 +8,15 @@ from the file's overviews. `request()` replaces the queue (tiles no longer visib
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from rasterio.windows import Window
 
 from isegsat.app.geo import RasterError, RasterSource
+from isegsat.app.request_thread import RequestThread
 
 TILE = 512
 
@@ -57,7 +57,7 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-class TileLoader(QThread):
+class TileLoader(RequestThread):
     """Reads requested tiles in order, newest request first; emits `tile_ready(TileImage)`."""
 
     tile_ready = Signal(object)
@@ -66,20 +66,10 @@ class TileLoader(QThread):
     def __init__(self, source: RasterSource, parent=None) -> None:
         super().__init__(parent)
         self._source = source
-        self._cond = threading.Condition()
         self._queue: list[TileKey] = []
-        self._stopping = False
 
     def request(self, keys: list[TileKey]) -> None:
-        with self._cond:
-            self._queue = list(keys)
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self.wait()
+        self._post(lambda: setattr(self, "_queue", list(keys)))
 
     def run(self) -> None:
         width, height = self._source.width, self._source.height
