@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import SCENE_CRS, SCENE_TRANSFORM
+from fakes.scenes import SCENE_CRS, SCENE_TRANSFORM
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import BrightNearClicks
+from fakes.models import BrightNearClicks
 
 from isegsat.app.annotation import AnnotationSession
 from isegsat.app.geo import LabelLayer

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_scene
+from fakes.scenes import write_scene
 from rasterio.windows import Window
 
 from isegsat.app import main as app_main

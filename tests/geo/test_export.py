@@ -11,7 +11,7 @@ import pyogrio.raw
 import pytest
 import rasterio
 import shapely
-from conftest import UTM_CRS, UTM_TRANSFORM, WGS84_CRS, WGS84_TRANSFORM, write_raster
+from fakes.rasters import UTM_CRS, UTM_TRANSFORM, WGS84_CRS, WGS84_TRANSFORM, write_raster
 from pyproj import Transformer
 from rasterio.windows import Window
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import WGS84_CRS, WGS84_TRANSFORM, write_raster
+from fakes.rasters import WGS84_CRS, WGS84_TRANSFORM, write_raster
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 

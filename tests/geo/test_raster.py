@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 import rasterio.shutil
-from conftest import WGS84_CRS, WGS84_TRANSFORM, aerial_like, write_raster
+from fakes.rasters import WGS84_CRS, WGS84_TRANSFORM, aerial_like, write_raster
 from rasterio.windows import Window
 
 from isegsat.app.geo import Cancelled, RasterError, RasterSource, build_overviews, overview_factors

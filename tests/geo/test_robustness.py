@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import aerial_like, write_raster
+from fakes.rasters import aerial_like, write_raster
 from rasterio.windows import Window
 
 from isegsat.app.geo import LabelLayer, RasterError, RasterSource

@@ -12,8 +12,7 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
-from badinput import write_raster
-from conftest import write_scene
+from fakes.scenes import write_scene, write_scene_raster
 from PySide6.QtWidgets import QMessageBox
 from rasterio.windows import Window
 
@@ -159,7 +158,7 @@ def test_a_mask_on_another_grid_is_refused_by_the_command_line_with_a_dialog(
         transform = Affine.translation(shift, 0) * ds.transform  # shift metres east
     mask = np.zeros((scene.height, scene.width), np.uint8)
     mask[20:50, 24:64] = 255
-    wrong = write_raster(
+    wrong = write_scene_raster(
         scene.path.with_name("other_grid.tif"),
         mask,
         crs=crs,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput import REAL_RASTERS, buildings_mask, write_raster
+from fakes.rasters import REAL_RASTERS, buildings_mask
+from fakes.scenes import write_scene_raster
 
 from isegsat.app.geo.export_cli import main as export_cli
 from isegsat.training import prepare as prepare_cli
@@ -29,7 +30,7 @@ def bad_raster(kind: str, folder: Path, real_rasters_dir: Path | None, name: str
             pytest.skip("shared/data/real_rasters is not beside the checkout")
         shutil.copyfile(real_rasters_dir / "corrupt.tif", path)  # opens, fails on reading
         return path
-    good = write_raster(folder / f"good_{name}", buildings_mask(256, 256))
+    good = write_scene_raster(folder / f"good_{name}", buildings_mask(256, 256))
     data = good.read_bytes()
     good.unlink()
     path.write_bytes(data[: len(data) // 2] if kind == "truncated" else data[:16])
@@ -68,12 +69,12 @@ def test_prepare_refuses_a_bad_tile(tmp_path, capsys, real_rasters_dir, kind, wh
     masks.mkdir()
     size = 1024 if kind == "corrupt_cog" else 256  # the pair has the corrupt COG's size
     rgb = np.stack([buildings_mask(size, size, seed) for seed in range(3)])
-    write_raster(images / "good.tif", rgb)
-    write_raster(masks / "good.tif", buildings_mask(size, size))
+    write_scene_raster(images / "good.tif", rgb)
+    write_scene_raster(masks / "good.tif", buildings_mask(size, size))
     bad_folder, good_folder = (images, masks) if which == "image" else (masks, images)
     bad_raster(kind, bad_folder, real_rasters_dir, "tile7.tif")
     good_partner = rgb if which == "image" else buildings_mask(size, size)
-    write_raster(good_folder / "tile7.tif", good_partner)
+    write_scene_raster(good_folder / "tile7.tif", good_partner)
     out = tmp_path / "prepared"
     argv = ["--pairs", str(images), str(masks), "--city", "vienna", "--out", str(out)]
     capsys.readouterr()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from badinput import buildings_mask, noisy_mask, write_raster
+from fakes.rasters import buildings_mask, noisy_mask
+from fakes.scenes import write_scene_raster
 from rasterio.windows import Window
 
 from isegsat.app.geo import ExportError, LabelLayer, RasterError
@@ -27,7 +28,7 @@ NO_SPACE = "No space left on device"
 def image(tmp_path: Path) -> Path:
     """256 x 256 RGB GeoTIFF (UTM 33N, 0.3 m) outside the full disk."""
     rgb = np.random.default_rng(0).integers(60, 200, (3, SIZE, SIZE), dtype=np.uint8)
-    return write_raster(tmp_path / "image.tif", rgb)
+    return write_scene_raster(tmp_path / "image.tif", rgb)
 
 
 def test_a_label_edit_on_a_full_disk_is_refused_and_no_accepted_edit_is_lost(
@@ -99,7 +100,7 @@ def test_an_export_to_a_full_disk_raises_export_error_and_leaves_nothing(
     real_full_disk, tmp_path: Path, name: str
 ) -> None:
     disk = real_full_disk
-    mask = write_raster(tmp_path / "mask.tif", buildings_mask())
+    mask = write_scene_raster(tmp_path / "mask.tif", buildings_mask())
     disk.fill()
     export = export_mask_geotiff if name.endswith(".tif") else export_footprints
     with pytest.raises(ExportError, match=rf"cannot write .*{name}: .*{NO_SPACE}") as caught:
@@ -113,7 +114,7 @@ def test_a_mask_export_fails_when_only_fsync_reports_the_full_disk(
 ) -> None:
     """The data reached the page cache but cannot be made durable (the fixture's simulation)."""
     disk = make_disk(simulated=True)
-    mask = write_raster(tmp_path / "mask.tif", buildings_mask())
+    mask = write_scene_raster(tmp_path / "mask.tif", buildings_mask())
     disk.fill()
     with pytest.raises(ExportError, match=NO_SPACE):
         export_mask_geotiff(mask, disk.path / "out.tif")

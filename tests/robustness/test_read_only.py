@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from badinput import buildings_mask, write_raster
+from fakes.rasters import buildings_mask
+from fakes.scenes import write_scene_raster
 
 from isegsat.app.geo import ExportError, LabelLayer, RasterError
 from isegsat.app.geo.export import export_footprints, export_mask_geotiff
@@ -20,7 +21,7 @@ from isegsat.training.synth import write_inria_layout
 
 @pytest.fixture
 def mask(tmp_path: Path) -> Path:
-    return write_raster(tmp_path / "mask.tif", buildings_mask())
+    return write_scene_raster(tmp_path / "mask.tif", buildings_mask())
 
 
 @pytest.mark.parametrize("name", ["out.tif", "out.gpkg", "out.shp", "out.geojson"])
