@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from isegsat.inference.atomic_file import write_atomically
+
 INRIA_TILE = re.compile(r"^(?P<city>[a-z-]+?)(?P<n>\d+)\.tif$")
 """Inria tile file name: city (lower-case letters and '-') followed by the tile number."""
 INRIA_TEST_TILES = frozenset(range(1, 6))
@@ -273,12 +275,9 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", array)
     if not ok:
         raise OSError(f"PNG encoding failed for {path}")
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
+        write_atomically(path, lambda handle: handle.write(encoded.tobytes()))
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
+
+from isegsat.inference.atomic_file import atomic_path
 
 from .streets import PIXEL_M
 
@@ -68,13 +69,8 @@ def _write(
     )  # fmt: skip
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not *.tif: globbers skip it
-    try:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(bands)
-            if overviews:
-                dst.build_overviews(list(overviews), resampling)
-                dst.update_tags(ns="rio_overview", resampling=resampling.name)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(bands)
+        if overviews:
+            dst.build_overviews(list(overviews), resampling)
+            dst.update_tags(ns="rio_overview", resampling=resampling.name)
