@@ -1,8 +1,14 @@
-"""RITM's training augmentation for an image + mask pair (OpenCV/numpy, aligned geometry).
+"""Training augmentation for an image + mask pair (OpenCV/numpy, aligned geometry).
 
-Order (RITM ``hrnet18_cocolvis_itermask_3p``): uniform random resize by 0.75-1.40, horizontal flip
-(p 0.5), zero padding up to the crop size, random crop, brightness/contrast (p 0.75; brightness
-±0.25 of 255, contrast -0.15..+0.40) and an RGB shift of ±10 per channel (p 0.75).
+``"ritm"`` (RITM ``hrnet18_cocolvis_itermask_3p``): uniform random resize by 0.75-1.40, horizontal
+flip (p 0.5), zero padding up to the crop size, random crop, brightness/contrast (p 0.75;
+brightness ±0.25 of 255, contrast -0.15..+0.40) and an RGB shift of ±10 per channel (p 0.75).
+
+``"sensor"`` bridges sensors and places for overhead imagery: the same resize (pass a wider
+``scale_range``, e.g. 0.5-2), any of the 8 rotations/flips of the square (a roof has no "up"),
+random crop, then ``sensor_jitter``: brightness/contrast, gamma, hue and saturation, RGB shift,
+blur or sharpening, sensor noise, JPEG artefacts, haze and grey (panchromatic) images, each with
+its own probability. Photometric changes never touch the mask.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+AUGMENTATIONS = ("ritm", "sensor")
+
 
 def augment(
     image: np.ndarray,
@@ -19,18 +27,36 @@ def augment(
     crop_size: Sequence[int],
     rng: np.random.Generator,
     scale_range: Sequence[float] = (0.75, 1.40),
+    kind: str = "ritm",
 ) -> tuple[np.ndarray, np.ndarray]:
     """A random training view of ``image`` (HxWx3 uint8 RGB) and ``mask`` (HxW uint8).
 
     Returns (crop_h x crop_w x 3 uint8, crop_h x crop_w uint8); the mask is resized with nearest
     neighbour on the same pixel-centre grid as the bilinear image resize (cv2 NEAREST_EXACT), so
-    its values stay in the input's set and it stays aligned; padding is 0 in both.
+    its values stay in the input's set and it stays aligned; padding is 0 in both. ``kind`` is
+    one of ``AUGMENTATIONS`` (see the module docstring).
     """
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {kind!r}")
     image, mask = random_resize(image, mask, rng, scale_range)
-    if rng.random() < 0.5:
+    if kind == "sensor":
+        image, mask = random_dihedral(image, mask, rng)
+    elif rng.random() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
     image, mask = random_crop(image, mask, crop_size, rng)
-    return color_jitter(image, rng), np.ascontiguousarray(mask)
+    jitter = sensor_jitter if kind == "sensor" else color_jitter
+    return jitter(np.ascontiguousarray(image), rng), np.ascontiguousarray(mask)
+
+
+def random_dihedral(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One of the 8 rotations by 90° and reflections of the square, the same for both."""
+    turns = int(rng.integers(4))
+    image, mask = np.rot90(image, turns), np.rot90(mask, turns)
+    if rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    return image, mask
 
 
 def random_resize(
@@ -74,3 +100,41 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.75:
         out = out + rng.uniform(-10.0, 10.0, size=3).astype(np.float32)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def sensor_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Photometric changes between sensors, places and seasons; HxWx3 uint8 in and out.
+
+    In order, each with its own probability: brightness/contrast and RGB shift (RITM's, 0.75
+    each), gamma 0.6-1.6 (0.3), hue shift ±12° and saturation x0.6-1.4 (0.3), Gaussian blur
+    sigma 0.4-1.4 or unsharp masking (0.25), Gaussian noise sigma 2-8 (0.2), haze: a blend
+    towards light grey by 0.1-0.35 (0.1), grey (0.1) and JPEG re-encoding at quality 30-90 (0.2).
+    """
+    out = color_jitter(image, rng).astype(np.float32)
+    if rng.random() < 0.3:
+        gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+        out = 255.0 * (out / 255.0) ** gamma
+    if rng.random() < 0.3:
+        hsv = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
+        hsv = hsv.astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6.0, 6.0)) % 180.0  # OpenCV hue is 0-179
+        hsv[..., 1] *= rng.uniform(0.6, 1.4)
+        hsv = np.clip(hsv, 0, [179, 255, 255]).astype(np.uint8)
+        out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32)
+    if rng.random() < 0.25:
+        sigma = rng.uniform(0.4, 1.4)
+        blurred = cv2.GaussianBlur(out, (0, 0), sigma)
+        out = blurred if rng.random() < 0.6 else out + rng.uniform(0.5, 1.5) * (out - blurred)
+    if rng.random() < 0.2:
+        out = out + rng.normal(0.0, rng.uniform(2.0, 8.0), size=out.shape).astype(np.float32)
+    if rng.random() < 0.1:
+        strength = rng.uniform(0.1, 0.35)
+        out = (1.0 - strength) * out + strength * rng.uniform(180.0, 230.0)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.1:
+        out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    if rng.random() < 0.2:
+        quality = int(rng.integers(30, 91))
+        _, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED).reshape(out.shape)
+    return out

@@ -16,7 +16,8 @@ import yaml
 PRESETS = ("finetune", "scratch", "baseline")
 ARCHS = ("hrnet18s", "hrnet18", "hrnet32")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
-TARGETS = ("all", "building")
+TARGETS = ("all", "building", "mixed")
+AUGMENTATIONS = ("ritm", "sensor")
 
 
 @dataclass
@@ -24,8 +25,12 @@ class TrainConfig:
     """Every setting of a training run; defaults are the ``finetune`` preset (see README)."""
 
     preset: str = "finetune"
-    data: str = ""
-    """Folder written by ``isegsat-prepare`` (holds ``manifest.csv``)."""
+    data: list[str] = field(default_factory=list)
+    """Folders written by ``isegsat-prepare`` (each holds ``manifest.csv``); a single string is
+    read as one folder."""
+    data_weights: list[float] = field(default_factory=list)
+    """Sampling weight of each ``data`` folder (a folder's share of the training samples);
+    empty = every crop equally likely."""
     arch: str = "hrnet18"
     """Used by ``scratch``/``baseline``; ``finetune`` takes the architecture from ``weights``."""
     weights: str | None = None
@@ -60,7 +65,15 @@ class TrainConfig:
     ``backbone_weights``, 1.0 from random initialisation (``finetune`` keeps the checkpoint's)."""
     target: str = "all"
     """"all": a sample's target is every building of the crop (the study's protocol);
-    "building": one connected building (RITM's instance sampling, merges of up to 2)."""
+    "building": one connected building (RITM's instance sampling, merges of up to 2);
+    "mixed": one building with probability ``building_prob``, else all (tile + object mode)."""
+    building_prob: float = 0.5
+    augmentation: str = "ritm"
+    """"ritm": RITM's resize/flip/colour jitter; "sensor": rotations, flips and sensor jitter
+    (gamma, hue, blur/sharpen, noise, JPEG, haze, grey) for real imagery."""
+    relabel_prob: float = 0.0
+    """Share of training samples that start from an imperfect label (buildings dropped,
+    phantoms, shift, erosion/dilation) as the previous mask, with one click on its error."""
     max_num_points: int = 24
     prob_gamma: float = 0.8
     merge_objects_prob: float = 0.15
@@ -76,7 +89,24 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first inconsistent setting."""
+        """Raise ``ValueError`` naming the first inconsistent setting (a single ``data`` string
+        becomes a one-folder list)."""
+        if isinstance(self.data, str):
+            self.data = [self.data] if self.data else []
+        if self.data_weights and len(self.data_weights) != len(self.data):
+            raise ValueError(
+                f"data_weights needs one weight per data folder ({len(self.data)}), "
+                f"got {len(self.data_weights)}"
+            )
+        if any(w < 0 for w in self.data_weights) or (
+            self.data_weights and not any(self.data_weights)
+        ):
+            raise ValueError("data_weights must be >= 0 with at least one > 0")
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}")
+        for name in ("building_prob", "relabel_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.arch not in ARCHS:

@@ -15,11 +15,14 @@ import torch
 from torch.utils.data import Dataset
 
 from isegsat.training.augment import augment
+from isegsat.training.iterative import error_click
+from isegsat.training.label_noise import perturb_label
 from isegsat.training.points_sampler import MultiPointSampler, building_objects, empty_points
 
 MAX_AUGMENT_TRIES = 20
-TARGETS = ("all", "building")
-"""What a training sample segments: all buildings of the view, or one building."""
+TARGETS = ("all", "building", "mixed")
+"""What a training sample segments: all buildings of the view, one building, or either (per
+sample, one building with probability ``building_prob``)."""
 
 
 class DataError(ValueError):
@@ -75,14 +78,22 @@ class ClickSegmentationDataset(Dataset):
     """Training samples: augmented crop, target object mask and sampled clicks (RITM style).
 
     Item: ``{'images': float32 (3, H, W) RGB in [0, 1], 'instances': float32 (1, H, W) {0, 1},
-    'points': float32 (2·max_num_points, 3)}`` with (H, W) = ``crop_size``. Crops without any
-    building are skipped (as RITM does); a view whose crop misses every building is redrawn.
-    ``augment=False`` gives deterministic views for validation (no colour change, seeded by
-    index). ``interactive=False`` returns no clicks (all padding) and the whole building mask as
-    target (the non-interactive baseline). ``target`` picks what one sample segments: ``"all"``
-    = every building of the view as one object (the study's protocol, where a crop's whole
-    building mask is the target), ``"building"`` = one connected building (or a RITM merge of a
-    few), as RITM trains on instance datasets.
+    'points': float32 (2·max_num_points, 3), 'prev_mask': float32 (1, H, W) {0, 1}}`` with
+    (H, W) = ``crop_size``. Crops without any building are skipped (as RITM does); a view whose
+    crop misses every building is redrawn. ``train=False`` gives deterministic views for
+    validation (centre crop, no colour change, seeded by index). ``interactive=False`` returns
+    no clicks (all padding) and the whole building mask as target (the non-interactive
+    baseline). ``target`` picks what one sample segments: ``"all"`` = every building of the view
+    as one object (the study's protocol, where a crop's whole building mask is the target),
+    ``"building"`` = one connected building (or a RITM merge of a few), as RITM trains on
+    instance datasets, ``"mixed"`` = one building with probability ``building_prob``, else all.
+
+    ``record_weights`` (one per record, any scale): training draws records with these odds
+    instead of in order (several prepared sets mixed with per-set weights). ``augmentation``:
+    ``"ritm"`` or ``"sensor"`` (``isegsat.training.augment``). With probability
+    ``relabel_prob`` a training sample is a relabelling one: target = every building, previous
+    mask = an imperfect copy of it (``perturb_label``) and one click on its larger error, in
+    row 0 (positive) or row ``max_num_points`` (negative); otherwise ``prev_mask`` is zeros.
     """
 
     def __init__(
@@ -96,12 +107,28 @@ class ClickSegmentationDataset(Dataset):
         train: bool = True,
         interactive: bool = True,
         target: str = "all",
+        building_prob: float = 0.5,
+        record_weights: list[float] | None = None,
+        augmentation: str = "ritm",
+        relabel_prob: float = 0.0,
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-        self.records = [r for r in records if r.building_fraction > 0]
+        if record_weights is not None and len(record_weights) != len(records):
+            raise ValueError("record_weights needs one weight per record")
+        keep = [i for i, r in enumerate(records) if r.building_fraction > 0]
+        self.records = [records[i] for i in keep]
         if not self.records:
             raise DataError("no crop with a building in this split; nothing to train on")
+        self.odds = None
+        if record_weights is not None:
+            odds = np.asarray([record_weights[i] for i in keep], dtype=np.float64)
+            if (odds < 0).any() or odds.sum() <= 0:
+                raise ValueError("record_weights must be >= 0 with a positive sum")
+            self.odds = odds / odds.sum()
+        self.building_prob = building_prob
+        self.augmentation = augmentation
+        self.relabel_prob = relabel_prob
         self.sampler = sampler
         self.crop_size = tuple(crop_size)
         self.scale_range = tuple(scale_range)
@@ -119,35 +146,65 @@ class ClickSegmentationDataset(Dataset):
         # validation views depend on the index only.
         seed = int(torch.randint(2**62, ()).item()) if self.train else index
         rng = np.random.default_rng(seed)
-        record_index = index % len(self.records)
+        record_index = self._pick(index, rng)
         for _ in range(MAX_AUGMENT_TRIES):
             image, mask = load_crop(self.records[record_index])
             image, mask = self._view(image, mask, rng)
             objects = building_objects(mask, self.min_object_area)
             if objects:
                 break
-            record_index = int(rng.integers(len(self.records)))
+            record_index = self._pick(None, rng)
         else:
             raise DataError("could not find a crop view holding a building")
-        if self.interactive:
-            if self.target == "all":
+        prev_mask = np.zeros(mask.shape, np.float32)
+        if not self.interactive:
+            instances = mask.astype(np.float32)
+            points = empty_points(self.sampler.max_num_points)
+        elif self.train and rng.random() < self.relabel_prob:
+            instances, prev_mask, points = self._relabel_sample(objects, rng)
+        else:
+            one_building = self.target == "building" or (
+                self.target == "mixed" and rng.random() < self.building_prob
+            )
+            if not one_building:
                 objects = [np.logical_or.reduce(objects)]
             target = self.sampler.sample(objects, rng)
             instances, points = target.mask, target.points
-        else:
-            instances = mask.astype(np.float32)
-            points = empty_points(self.sampler.max_num_points)
         return {
             "images": torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0),
             "instances": torch.from_numpy(instances)[None],
             "points": torch.from_numpy(points),
+            "prev_mask": torch.from_numpy(prev_mask)[None],
         }
+
+    def _pick(self, index: int | None, rng: np.random.Generator) -> int:
+        """The record of item ``index`` (in order), or a random one (by ``odds`` when given)."""
+        if self.odds is not None and self.train:
+            return int(rng.choice(len(self.records), p=self.odds))
+        if index is None:
+            return int(rng.integers(len(self.records)))
+        return index % len(self.records)
+
+    def _relabel_sample(
+        self, objects: list[np.ndarray], rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(target, imperfect label, points with one click on its larger error)."""
+        target = np.logical_or.reduce(objects)
+        label = perturb_label(target, rng)
+        points = empty_points(self.sampler.max_num_points)
+        click = error_click(target, label > 0, rng)
+        if click is not None:
+            y, x, is_positive = click
+            points[0 if is_positive else self.sampler.max_num_points] = (y, x, 0)
+        return target.astype(np.float32), label.astype(np.float32), points
 
     def _view(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         if self.train:
-            return augment(image, mask, self.crop_size, rng, self.scale_range)
+            return augment(
+                image, mask, self.crop_size, rng, self.scale_range, kind=self.augmentation
+            )
         return _center_view(image, mask, self.crop_size)
 
 

@@ -16,6 +16,26 @@ from isegsat.inference.clicks import error_distance_maps
 PRED_THRESHOLD = 0.49
 
 
+def error_click(
+    target: np.ndarray, predicted: np.ndarray, rng: np.random.Generator
+) -> tuple[int, int, bool] | None:
+    """One training click on the larger error of ``predicted`` vs ``target`` (HxW bool).
+
+    RITM's rule: positive when the largest distance-to-boundary of the false negatives beats
+    that of the false positives; the click is a random pixel whose distance exceeds half that
+    maximum. Returns (y, x, is_positive) in pixels, or None when there is no error.
+    """
+    fn_distance, fp_distance = error_distance_maps(target, predicted)
+    fn_max, fp_max = float(fn_distance.max()), float(fp_distance.max())
+    if max(fn_max, fp_max) == 0:
+        return None
+    is_positive = fn_max > fp_max
+    distance = fn_distance if is_positive else fp_distance
+    inner = np.argwhere(distance > max(fn_max, fp_max) / 2.0)
+    y, x = inner[rng.integers(len(inner))]
+    return int(y), int(x), bool(is_positive)
+
+
 def next_training_points(
     prob: torch.Tensor,
     target: torch.Tensor,
@@ -24,12 +44,11 @@ def next_training_points(
     rng: np.random.Generator,
     pred_threshold: float = PRED_THRESHOLD,
 ) -> torch.Tensor:
-    """``points`` with one more click per sample, as RITM's ``get_next_points``.
+    """``points`` with one more click per sample (``error_click``), as RITM's
+    ``get_next_points``.
 
     prob: (B, 1, H, W) predicted probabilities; target: (B, 1, H, W) {0, 1}; points:
-    (B, 2N, 3) (y, x, index) rows, positives first. The click is positive when the largest
-    distance-to-boundary of the false-negative region beats the false-positive one; it lands on a
-    random pixel whose distance exceeds half that maximum. It is written in row N - click_index
+    (B, 2N, 3) (y, x, index) rows, positives first. The click is written in row N - click_index
     (positive) or 2N - click_index (negative) with index ``click_index`` (≥ 1). A sample without
     error keeps its points. Returns a new tensor on ``points``' device.
     """
@@ -40,14 +59,10 @@ def next_training_points(
     updated = points.detach().cpu().clone()
     per_group = points.shape[1] // 2
     for b in range(predicted.shape[0]):
-        fn_distance, fp_distance = error_distance_maps(objects[b], predicted[b])
-        fn_max, fp_max = float(fn_distance.max()), float(fp_distance.max())
-        if max(fn_max, fp_max) == 0:
+        click = error_click(objects[b], predicted[b], rng)
+        if click is None:
             continue
-        is_positive = fn_max > fp_max
-        distance = fn_distance if is_positive else fp_distance
-        inner = np.argwhere(distance > max(fn_max, fp_max) / 2.0)
-        y, x = inner[rng.integers(len(inner))]
+        y, x, is_positive = click
         row = (per_group if is_positive else 2 * per_group) - click_index
         updated[b, row] = torch.tensor([float(y), float(x), float(click_index)])
     return updated.to(points.device)
@@ -62,14 +77,17 @@ def simulate_clicks(
     num_clicks: int,
     rng: np.random.Generator,
     with_prev_mask: bool = True,
+    prev_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``num_clicks`` no-gradient passes in eval mode, adding one click after each.
 
-    images: (B, 3, H, W) RGB [0, 1]. Returns (prev_mask (B, 1, H, W) float32: the last predicted
-    probability, zeros when num_clicks = 0; points (B, 2N, 3) with the added clicks). The model's
-    train/eval mode is restored.
+    images: (B, 3, H, W) RGB [0, 1]; prev_mask: (B, 1, H, W) the first passes' previous mask
+    (an imperfect label in [0, 1]; None = zeros). Returns (prev_mask (B, 1, H, W) float32: the
+    last predicted probability, the given one when num_clicks = 0; points (B, 2N, 3) with the
+    added clicks). The model's train/eval mode is restored.
     """
-    prev_mask = torch.zeros_like(images[:, :1])
+    if prev_mask is None:
+        prev_mask = torch.zeros_like(images[:, :1])
     was_training = model.training
     model.eval()
     try:

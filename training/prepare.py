@@ -1,12 +1,21 @@
 """``isegsat-prepare``: cut GeoTIFF tiles + building masks into PNG crops and a manifest.
 
-Input is the Inria Aerial Image Labeling layout (``AerialImageDataset/train/images/<city><n>.tif``
-with ``.../train/gt/<city><n>.tif``, gt 0/255) or any folder of GeoTIFF + mask pairs matched by
-file name (``--pairs``). Output, in ``OUT``: ``images/<crop_id>.png`` (RGB), ``masks/<crop_id>.png``
-(0/255) and ``manifest.csv`` (crop_id, city, tile, row, col, image, mask, building_fraction,
-split). Crops are non-overlapping ``crop`` x ``crop`` windows; the edge remainder is dropped
-(5000 px tiles → 10 x 10 crops of 500 px). Rasterio is imported here only, so training from a
-prepared folder never needs it.
+Inputs: the Inria Aerial Image Labeling layout (``AerialImageDataset/train/images/<city><n>.tif``
+with ``.../train/gt/<city><n>.tif``), a real-data set folder (``--folder ROOT``: ``ROOT/images``
++ ``ROOT/gt``) or two folders of pairs (``--pairs``). Pairs match by file stem; images are 8-bit
+GeoTIFF, PNG or JPEG (RGB, RGBA or grey), masks single-band GeoTIFF or PNG with values 0/255 or 0/1
+(a colour-coded RGB mask is refused). With ``--gsd M`` georeferenced images (and their masks) are
+resampled to M metres per pixel on the ground; images without georeferencing keep their pixels
+unless ``--scale`` is given.
+
+Output, in ``OUT``: ``images/<crop_id>.png`` (RGB), ``masks/<crop_id>.png`` (0/255) and
+``manifest.csv`` (crop_id, city, tile, row, col, image, mask, building_fraction, split; for a set
+folder ``city`` is the set's name). Crops are ``crop`` x ``crop`` windows that cover the image,
+evenly spaced (overlapping a little when the size is not a multiple of ``crop``: 5000 px tiles →
+10 x 10 crops of 500 px); an image smaller than ``crop`` is one crop of its own size. Splits:
+Inria tiles 1-5 are ``test``; a set folder holds out every ``--val-every``-th image (by sorted
+stem) or the ``--val-names`` images as ``val``, so no image is in two splits. Rasterio is imported
+here only, so training from a prepared folder never needs it.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import os
 import re
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -43,7 +53,12 @@ MANIFEST_COLUMNS = (
     "building_fraction",
     "split",
 )
-PAIR_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+MASK_SUFFIXES = (".tif", ".tiff", ".png")
+MASK_VALUES = (0, 1, 255)
+"""Values a building mask may hold (0 = background; 1 or 255 = building)."""
+RESAMPLE_TOLERANCE = 0.01
+"""Scale factors within 1 ± this keep the image's pixels."""
 
 
 class PrepareError(ValueError):
@@ -60,6 +75,16 @@ class TilePair:
     image: Path
     mask: Path
     split: str
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How tiles become crops: ``crop`` px windows after resampling to ``gsd`` metres per pixel
+    (georeferenced images) or by ``scale`` (images without georeferencing); None = keep."""
+
+    crop: int = 500
+    gsd: float | None = None
+    scale: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,37 +150,63 @@ def folder_pairs(
     city: str,
     test_tiles: Iterable[str] = (),
     allow_missing: bool = False,
+    val_every: int = 0,
+    val_names: Iterable[str] = (),
 ) -> list[TilePair]:
-    """GeoTIFF + mask pairs with the same file name in two folders, all from one ``city``.
+    """Image + mask pairs with the same file stem in two folders, all from one ``city`` (set).
 
-    A tile is in the test split when its file stem, or the number at its end, is in
-    ``test_tiles``.
+    A tile is in the ``test`` split when its stem, or the number at its end, is in
+    ``test_tiles``; else in ``val`` when its stem is in ``val_names`` or it is every
+    ``val_every``-th pair in sorted order (the 5th, 10th, ... for 5; a set of fewer images has
+    none); else in ``train``.
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    if not re.fullmatch(r"[A-Za-z0-9-]+", city):
-        raise PrepareError(f"city name must be letters, digits or '-', got {city!r}")
-    images = _tif_names(images_dir)
-    masks = _tif_names(masks_dir)
-    paired = _check_pairing(images, masks, images_dir, masks_dir, allow_missing)
-    wanted = {str(t) for t in test_tiles}
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", city):
+        raise PrepareError(f"set/city name must be letters, digits, '_' or '-', got {city!r}")
+    if val_every < 0:
+        raise PrepareError(f"--val-every must be >= 0, got {val_every}")
+    images = _files_by_stem(images_dir, IMAGE_SUFFIXES)
+    masks = _files_by_stem(masks_dir, MASK_SUFFIXES)
+    paired = _check_pairing(set(images), set(masks), images_dir, masks_dir, allow_missing)
+    wanted, held_out = {str(t) for t in test_tiles}, set(val_names)
+    unknown = sorted(held_out - paired)
+    if unknown:
+        raise PrepareError(f"--val-names not found in {images_dir}: {', '.join(unknown)}")
     pairs = []
-    for name in sorted(paired):
-        stem = Path(name).stem
+    for position, stem in enumerate(sorted(paired, key=_natural_key), start=1):
         number = re.search(r"(\d+)$", stem)
-        is_test = stem in wanted or (number is not None and str(int(number[1])) in wanted)
-        pairs.append(
-            TilePair(
-                f"{city}_{stem}",
-                city,
-                stem,
-                images_dir / name,
-                masks_dir / name,
-                "test" if is_test else "train",
-            )
-        )
+        if stem in wanted or (number is not None and str(int(number[1])) in wanted):
+            split = "test"
+        elif stem in held_out or (val_every and position % val_every == 0):
+            split = "val"
+        else:
+            split = "train"
+        pairs.append(TilePair(f"{city}_{stem}", city, stem, images[stem], masks[stem], split))
     if not pairs:
-        raise PrepareError(f"no GeoTIFF tiles found in {images_dir}")
+        raise PrepareError(f"no image files found in {images_dir}")
     return pairs
+
+
+def set_folder_pairs(
+    root: str | Path,
+    name: str | None = None,
+    val_every: int = 5,
+    val_names: Iterable[str] = (),
+    allow_missing: bool = False,
+) -> list[TilePair]:
+    """The pairs of a real-data set folder (``root/images`` + ``root/gt``); ``name`` (default:
+    the folder's name) becomes the manifest's ``city`` column."""
+    root = Path(root)
+    if not (root / "images").is_dir() or not (root / "gt").is_dir():
+        raise PrepareError(f"{root} must hold images/ and gt/ folders (masks in gt/)")
+    return folder_pairs(
+        root / "images",
+        root / "gt",
+        name or root.resolve().name,
+        allow_missing=allow_missing,
+        val_every=val_every,
+        val_names=val_names,
+    )
 
 
 def parse_tile_list(text: str) -> list[str]:
@@ -171,15 +222,25 @@ def parse_tile_list(text: str) -> list[str]:
 
 
 def prepare(
-    pairs: Sequence[TilePair], out: str | Path, crop: int = 500, workers: int = 1
+    pairs: Sequence[TilePair],
+    out: str | Path,
+    crop: int = 500,
+    workers: int = 1,
+    gsd: float | None = None,
+    scale: float | None = None,
 ) -> PrepareResult:
     """Cut every pair into ``crop``-pixel PNG crops under ``out`` and write ``out/manifest.csv``.
 
-    Existing complete crops are kept (each PNG is written to a tmp file then renamed), so an
-    interrupted run resumes; the manifest is written last, from the crops on disk.
+    ``gsd`` / ``scale``: see ``PrepareOptions``. Existing complete crops are kept (each PNG is
+    written to a tmp file then renamed), so an interrupted run with the same options resumes; the
+    manifest is written last, from the crops on disk.
     """
     if crop < 16:
         raise ValueError(f"crop must be at least 16 pixels, got {crop}")
+    for name, value in (("gsd", gsd), ("scale", scale)):
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    options = PrepareOptions(crop, gsd, scale)
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
@@ -187,14 +248,14 @@ def prepare(
     written = 0
     progress = tqdm(total=len(pairs), desc="tiles", unit="tile", disable=None)
     if workers <= 1:
-        results = (crop_tile(pair, out, crop) for pair in pairs)
+        results = (crop_tile(pair, out, options) for pair in pairs)
         for tile_rows, tile_written in results:
             rows.extend(tile_rows)
             written += tile_written
             progress.update()
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(crop_tile, pair, out, crop) for pair in pairs]
+            futures = [pool.submit(crop_tile, pair, out, options) for pair in pairs]
             for future in as_completed(futures):
                 tile_rows, tile_written = future.result()
                 rows.extend(tile_rows)
@@ -216,59 +277,149 @@ def prepare(
     return PrepareResult(manifest, len(rows), written, len(rows) - written)
 
 
-def crop_tile(pair: TilePair, out: Path, crop: int) -> tuple[list[dict[str, object]], int]:
+def crop_tile(
+    pair: TilePair, out: Path, options: PrepareOptions
+) -> tuple[list[dict[str, object]], int]:
     """Write the missing crops of one tile; return its manifest rows and the number written."""
     import rasterio
-    from rasterio.windows import Window
 
     rows: list[dict[str, object]] = []
     written = 0
     try:
-        with rasterio.open(pair.image) as image_src, rasterio.open(pair.mask) as mask_src:
-            if (image_src.height, image_src.width) != (mask_src.height, mask_src.width):
-                raise PrepareError(
-                    f"{pair.image.name}: image is {image_src.width}x{image_src.height} but its "
-                    f"mask is {mask_src.width}x{mask_src.height}"
-                )
-            if image_src.count < 3 or image_src.dtypes[0] != "uint8":
-                raise PrepareError(
-                    f"{pair.image}: need an 8-bit RGB GeoTIFF, got {image_src.count} band(s) "
-                    f"of {image_src.dtypes[0]}"
-                )
-            n_rows, n_cols = image_src.height // crop, image_src.width // crop
-            if n_rows == 0 or n_cols == 0:
-                warnings.warn(f"{pair.image.name} is smaller than one {crop}px crop", stacklevel=2)
-            for r in range(n_rows):
-                for c in range(n_cols):
-                    crop_id = f"{pair.name}_r{r}_c{c}"
-                    image_path = out / "images" / f"{crop_id}.png"
-                    mask_path = out / "masks" / f"{crop_id}.png"
-                    if image_path.exists() and mask_path.exists():
-                        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-                    else:
-                        window = Window(c * crop, r * crop, crop, crop)
-                        rgb = np.moveaxis(image_src.read((1, 2, 3), window=window), 0, -1)
-                        mask = (mask_src.read(window=window) > 0).any(axis=0)
-                        mask = mask.astype(np.uint8) * 255
-                        _write_png(image_path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                        _write_png(mask_path, mask)
-                        written += 1
-                    rows.append(
-                        {
-                            "crop_id": crop_id,
-                            "city": pair.city,
-                            "tile": pair.tile,
-                            "row": r,
-                            "col": c,
-                            "image": f"images/{crop_id}.png",
-                            "mask": f"masks/{crop_id}.png",
-                            "building_fraction": f"{float((mask > 0).mean()):.6f}",
-                            "split": pair.split,
-                        }
-                    )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(pair.image) as image_src, rasterio.open(pair.mask) as mask_src:
+                source = TileSource(pair, image_src, mask_src, options)
+                height, width = source.shape
+                rows_at = crop_starts(height, options.crop)
+                cols_at = crop_starts(width, options.crop)
+                for r, top in enumerate(rows_at):
+                    for c, left in enumerate(cols_at):
+                        crop_id = f"{pair.name}_r{r}_c{c}"
+                        image_path = out / "images" / f"{crop_id}.png"
+                        mask_path = out / "masks" / f"{crop_id}.png"
+                        if image_path.exists() and mask_path.exists():
+                            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+                        else:
+                            rgb, mask = source.read(top, left, options.crop)
+                            _write_png(image_path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                            _write_png(mask_path, mask)
+                            written += 1
+                        rows.append(
+                            {
+                                "crop_id": crop_id,
+                                "city": pair.city,
+                                "tile": pair.tile,
+                                "row": r,
+                                "col": c,
+                                "image": f"images/{crop_id}.png",
+                                "mask": f"masks/{crop_id}.png",
+                                "building_fraction": f"{float((mask > 0).mean()):.6f}",
+                                "split": pair.split,
+                            }
+                        )
     except rasterio.errors.RasterioIOError as error:
         raise PrepareError(f"cannot read {pair.image.name} or its mask: {error}") from error
     return rows, written
+
+
+def crop_starts(length: int, crop: int) -> list[int]:
+    """Start offsets of ``crop``-px windows covering ``length`` px, evenly spaced, the last one
+    flush with the end ([0] when ``length <= crop``: one window of ``length`` px)."""
+    if length <= crop:
+        return [0]
+    count = -(-length // crop)
+    return [round(i * (length - crop) / (count - 1)) for i in range(count)]
+
+
+class TileSource:
+    """One pair's pixels as crops: RGB uint8 and a 0/255 mask on the (resampled) image grid.
+
+    Without resampling crops are windowed reads (a 5000² Inria tile is never read whole); with a
+    scale factor the pair is read once, resized (image: area when shrinking, bilinear when
+    enlarging; mask: area coverage >= 0.5 when shrinking, nearest when enlarging) and sliced.
+    """
+
+    def __init__(self, pair: TilePair, image_src, mask_src, options: PrepareOptions) -> None:
+        if (image_src.height, image_src.width) != (mask_src.height, mask_src.width):
+            raise PrepareError(
+                f"{pair.image.name}: image is {image_src.width}x{image_src.height} but its "
+                f"mask is {mask_src.width}x{mask_src.height}"
+            )
+        if image_src.count not in (1, 3, 4) or image_src.dtypes[0] != "uint8":
+            raise PrepareError(
+                f"{pair.image}: need an 8-bit RGB, RGBA or grey image, got "
+                f"{image_src.count} band(s) of {image_src.dtypes[0]}"
+            )
+        if mask_src.count != 1 and mask_src.count not in (3, 4):
+            raise PrepareError(f"{pair.mask}: a mask needs one band, got {mask_src.count}")
+        self.pair = pair
+        self.image_src, self.mask_src = image_src, mask_src
+        self.factor = resample_factor(image_src, options)
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.shape = (image_src.height, image_src.width)
+        if self.factor != 1.0:
+            self.arrays = self._resampled()
+            self.shape = self.arrays[1].shape
+
+    def read(self, top: int, left: int, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(h x w x 3 uint8 RGB, h x w uint8 0/255) of the window at (top, left), h, w <= crop."""
+        from rasterio.windows import Window
+
+        height, width = self.shape
+        h, w = min(crop, height - top), min(crop, width - left)
+        if self.arrays is not None:
+            rgb, mask = self.arrays
+            return rgb[top : top + h, left : left + w], mask[top : top + h, left : left + w]
+        window = Window(left, top, w, h)
+        return self._rgb(self.image_src.read(window=window)), self._mask(
+            self.mask_src.read(window=window)
+        )
+
+    def _resampled(self) -> tuple[np.ndarray, np.ndarray]:
+        rgb, mask = self._rgb(self.image_src.read()), self._mask(self.mask_src.read())
+        height, width = mask.shape
+        size = (max(1, round(width * self.factor)), max(1, round(height * self.factor)))
+        shrink = self.factor < 1.0
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if shrink:
+            coverage = cv2.resize((mask > 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+            mask = (coverage >= 0.5).astype(np.uint8) * 255
+        else:
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST_EXACT)
+        return rgb, mask
+
+    def _rgb(self, bands: np.ndarray) -> np.ndarray:
+        """(C, h, w) uint8 with C in 1, 3, 4 → (h, w, 3) RGB; grey is repeated."""
+        rgb = np.repeat(bands, 3, axis=0) if len(bands) == 1 else bands[:3]
+        return np.ascontiguousarray(np.moveaxis(rgb, 0, -1))
+
+    def _mask(self, bands: np.ndarray) -> np.ndarray:
+        """(C, h, w) mask bands → (h, w) uint8 0/255; refuses colour masks and other values."""
+        if len(bands) > 1:
+            if not (bands[1:3] == bands[0]).all():
+                raise PrepareError(
+                    f"{self.pair.mask.name}: an RGB (colour-coded) mask; need a single-band "
+                    "building mask with 0 = background and 255 (or 1) = building"
+                )
+            bands = bands[:1]
+        mask = bands[0]
+        if not np.isin(mask, MASK_VALUES).all():
+            found = ", ".join(str(v) for v in np.unique(mask)[:8])
+            raise PrepareError(
+                f"{self.pair.mask.name}: mask values must be 0/255 or 0/1, found {found}"
+            )
+        return (mask > 0).astype(np.uint8) * 255
+
+
+def resample_factor(src, options: PrepareOptions) -> float:
+    """Pixel scale factor for ``src``: its ground resolution / ``options.gsd`` when it is
+    georeferenced and a gsd is asked, else ``options.scale``; 1.0 within the tolerance."""
+    from isegsat.training.ground_resolution import ground_resolution
+
+    native = ground_resolution(src) if options.gsd else None
+    factor = native / options.gsd if native is not None else (options.scale or 1.0)
+    return 1.0 if abs(factor - 1.0) <= RESAMPLE_TOLERANCE else factor
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -284,7 +435,20 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 def _tif_names(folder: Path) -> set[str]:
     if not folder.is_dir():
         raise PrepareError(f"folder not found: {folder}")
-    return {p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PAIR_SUFFIXES}
+    return {p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".tif"}
+
+
+def _files_by_stem(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
+    """The files of ``folder`` with one of ``suffixes`` by stem; two files of one stem raise."""
+    if not folder.is_dir():
+        raise PrepareError(f"folder not found: {folder}")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in suffixes:
+            if path.stem in files:
+                raise PrepareError(f"two files named {path.stem}.* in {folder}")
+            files[path.stem] = path
+    return files
 
 
 def _check_pairing(
@@ -313,26 +477,55 @@ def _natural_key(text: str) -> tuple[int, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isegsat-prepare",
-        description="Cut Inria (or any GeoTIFF + mask pairs) into PNG crops and a manifest.csv.",
+        description="Cut Inria tiles, a real-data set folder (images/ + gt/) or image + mask "
+        "pairs into PNG crops and a manifest.csv.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--inria", metavar="ROOT", help="folder holding AerialImageDataset (or it, or its train/)"
     )
     source.add_argument(
+        "--folder",
+        metavar="ROOT",
+        help="real-data set folder holding images/ and gt/ (GeoTIFF, PNG or JPEG)",
+    )
+    source.add_argument(
         "--pairs",
         nargs=2,
         metavar=("IMAGES_DIR", "MASKS_DIR"),
-        help="GeoTIFF images and masks matched by file name",
+        help="images and masks matched by file stem",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--crop", type=int, default=500, help="crop size in pixels (500)")
+    parser.add_argument("--crop", type=int, default=500, help="crop size in pixels")
+    parser.add_argument(
+        "--gsd",
+        type=float,
+        help="resample georeferenced images to this ground resolution (metres per pixel)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        help="resize factor for images without georeferencing (e.g. 0.5 halves them)",
+    )
     parser.add_argument(
         "--workers", type=int, default=min(8, os.cpu_count() or 1), help="processes"
     )
-    parser.add_argument("--city", help="city name of --pairs tiles (required with --pairs)")
+    parser.add_argument(
+        "--name", help="set name for --folder (the manifest's city column; default: folder name)"
+    )
+    parser.add_argument("--city", help="city (set) name of --pairs tiles (required with --pairs)")
     parser.add_argument(
         "--test-tiles", default="", help="--pairs tiles in the test split, e.g. '1-5' or 'a,b'"
+    )
+    parser.add_argument(
+        "--val-every",
+        type=int,
+        default=5,
+        help="--folder: every N-th image (sorted by name) goes to the val split; 0 = none",
+    )
+    parser.add_argument(
+        "--val-names", default="", help="--folder: comma-separated image stems for the val split"
     )
     parser.add_argument(
         "--allow-missing", action="store_true", help="skip unpaired files with a warning"
@@ -346,6 +539,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.inria:
             pairs = inria_pairs(args.inria, allow_missing=args.allow_missing)
+        elif args.folder:
+            pairs = set_folder_pairs(
+                args.folder,
+                args.name,
+                args.val_every,
+                [n for n in args.val_names.split(",") if n],
+                allow_missing=args.allow_missing,
+            )
         else:
             if not args.city:
                 parser.error("--pairs needs --city NAME")
@@ -356,13 +557,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parse_tile_list(args.test_tiles),
                 allow_missing=args.allow_missing,
             )
-        result = prepare(pairs, args.out, crop=args.crop, workers=args.workers)
+        result = prepare(
+            pairs, args.out, crop=args.crop, workers=args.workers, gsd=args.gsd, scale=args.scale
+        )
     except (PrepareError, ValueError, OSError) as error:
         print(f"isegsat-prepare: error: {error}", file=sys.stderr)
         return 2
-    splits = {split: sum(p.split == split for p in pairs) for split in ("train", "test")}
+    splits = Counter(p.split for p in pairs)
+    counts = ", ".join(f"{n} {split}" for split, n in sorted(splits.items()))
     print(
-        f"{len(pairs)} tiles ({splits['train']} train, {splits['test']} test) -> {result.crops} "
+        f"{len(pairs)} tiles ({counts}) -> {result.crops} "
         f"crops ({result.written} written, {result.skipped} already there); {result.manifest}"
     )
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from isegsat.training.config import (
     ARCHS,
+    AUGMENTATIONS,
     PRECISIONS,
     PRESETS,
     TARGETS,
@@ -29,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="isegsat-train",
         description="Train the RITM HRNet interactive segmentation model on prepared crops.",
     )
-    parser.add_argument("--data", help="folder written by isegsat-prepare (has manifest.csv)")
+    parser.add_argument(
+        "--data", nargs="+", help="folder(s) written by isegsat-prepare (each has manifest.csv)"
+    )
+    parser.add_argument(
+        "--data-weights", type=float, nargs="+", help="sampling weight of each --data folder"
+    )
     parser.add_argument("--out", help="run folder (checkpoints, config.yaml, tb/)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--config", help="YAML file of settings (keys of TrainConfig)")
@@ -37,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", choices=ARCHS)
     parser.add_argument("--weights", help="RITM or isegsat checkpoint to start from")
     parser.add_argument("--backbone-weights", help="ImageNet HRNet state dict (scratch/baseline)")
-    parser.add_argument("--target", choices=TARGETS, help="all buildings of a crop, or one")
+    parser.add_argument(
+        "--target", choices=TARGETS, help="all buildings of a crop, one, or mixed per sample"
+    )
+    parser.add_argument(
+        "--building-prob", type=float, help="mixed target: probability of one building"
+    )
+    parser.add_argument("--augmentation", choices=AUGMENTATIONS, help="ritm or sensor")
+    parser.add_argument(
+        "--relabel-prob", type=float, help="share of samples starting from an imperfect label"
+    )
+    parser.add_argument("--scale-range", type=float, nargs=2, metavar=("LOW", "HIGH"))
     parser.add_argument("--backbone-lr-mult", type=float, help="backbone lr factor (scratch)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--milestones", type=int, nargs="+", help="epochs where lr x 0.1")

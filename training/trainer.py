@@ -33,7 +33,12 @@ from tqdm import tqdm
 
 from isegsat.inference import HRNetModel, build_model, load_checkpoint, save_checkpoint
 from isegsat.training.config import TrainConfig, save_config
-from isegsat.training.dataset import ClickSegmentationDataset, read_manifest
+from isegsat.training.dataset import (
+    ClickSegmentationDataset,
+    CropRecord,
+    DataError,
+    read_manifest,
+)
 from isegsat.training.iterative import simulate_clicks
 from isegsat.training.losses import ritm_loss
 from isegsat.training.points_sampler import MultiPointSampler
@@ -45,6 +50,8 @@ except ImportError:  # the `lightning` umbrella package ships it as lightning.fa
 
 TRAIN_STATE = "train_state.pt"
 LOG_EVERY = 20
+VAL_SPLITS = ("val", "test")
+"""Held-out splits validated during training: a set folder's ``val``, Inria's ``test``."""
 
 
 @dataclass
@@ -56,6 +63,24 @@ class TrainResult:
     global_step: int
     losses: list[float] = field(default_factory=list)
     val_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def training_records(config: TrainConfig) -> tuple[list[CropRecord], list[float] | None]:
+    """The ``train`` crops of every ``config.data`` folder and, with ``data_weights``, each
+    crop's sampling weight (its folder's weight shared by the folder's crops that hold a
+    building, so a folder's share of samples is its weight)."""
+    if not config.data:
+        raise DataError("no training data: pass --data DIR (a folder written by isegsat-prepare)")
+    records: list[CropRecord] = []
+    weights: list[float] = []
+    for index, folder in enumerate(config.data):
+        folder_records = read_manifest(folder, split="train")
+        usable = sum(r.building_fraction > 0 for r in folder_records)
+        if config.data_weights:
+            share = config.data_weights[index] / max(usable, 1)
+            weights += [share if r.building_fraction > 0 else 0.0 for r in folder_records]
+        records += folder_records
+    return records, (weights if config.data_weights else None)
 
 
 def resolve_precision(config: TrainConfig, use_cuda: bool) -> str:
@@ -173,7 +198,7 @@ class Trainer:
         self.fabric = build_fabric(config)
         self.fabric.launch()
         self.rank = self.fabric.global_rank
-        train_records = read_manifest(config.data, split="train")
+        train_records, weights = training_records(config)
         self.sampler = MultiPointSampler(
             config.max_num_points,
             config.prob_gamma,
@@ -190,6 +215,10 @@ class Trainer:
             train=True,
             interactive=config.interactive,
             target=config.target,
+            building_prob=config.building_prob,
+            record_weights=weights,
+            augmentation=config.augmentation,
+            relabel_prob=config.relabel_prob,
         )
         self.val_set = self._val_set()
         self.start_epoch, self.global_step = 0, 0
@@ -301,7 +330,14 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         with self.fabric.autocast():  # the raw net: no DDP collectives in the extra passes
             prev_mask, points = simulate_clicks(
-                self.net, images, target, points, num_clicks, rng, self.net.with_prev_mask
+                self.net,
+                images,
+                target,
+                points,
+                num_clicks,
+                rng,
+                self.net.with_prev_mask,
+                prev_mask=batch["prev_mask"],
             )
         if self.config.prev_mask_drop_prob > 0 and num_clicks > 0:
             keep = torch.rand(len(prev_mask), device=prev_mask.device)
@@ -347,7 +383,13 @@ class Trainer:
 
     def _val_set(self) -> ClickSegmentationDataset | None:
         config = self.config
-        records = [r for r in read_manifest(config.data, split="test") if r.building_fraction > 0]
+        records = [
+            r
+            for folder in config.data
+            for split in VAL_SPLITS
+            for r in read_manifest(folder, split=split)
+            if r.building_fraction > 0
+        ]
         if not records or not config.val_every:
             return None
         step = max(1, len(records) // config.val_samples)
@@ -380,7 +422,7 @@ class Trainer:
             metadata = {
                 "preset": self.config.preset,
                 "interactive": self.config.interactive,
-                "data": str(Path(self.config.data).resolve()),
+                "data": [str(Path(folder).resolve()) for folder in self.config.data],
                 "epochs": epochs_done,
                 "global_step": self.global_step,
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
