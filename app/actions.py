@@ -35,6 +35,8 @@ SPECS = (
     ActionSpec("object_mode", "&Annotate", "&Object mode", ("O",), True),
     ActionSpec("next_tile", "&Annotate", "&Next tile", ("N",)),
     ActionSpec("prev_tile", "&Annotate", "&Previous tile", ("P",)),
+    ActionSpec("goto_tile", "&Annotate", "&Go to tile…", ("Ctrl+G",)),
+    ActionSpec("next_undone", "&Annotate", "Next &undone tile", ("U",)),
     ActionSpec("click_tool", "&Annotate", "&Click tool", ("C",), True),
     ActionSpec("brush", "&Annotate", "&Brush", ("B",), True),
     ActionSpec("eraser", "&Annotate", "&Eraser", ("E",), True),

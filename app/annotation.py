@@ -10,9 +10,17 @@ answers the newest request (stale answers are dropped). Every user action is an 
 session state before and after it (plus whether it wrote the label layer), so undo/redo of clicks,
 accepts, brush strokes, resets, navigation and mode switches is one uniform stack.
 
+Object mode: the first click opens a square window about `object_scale` times the building
+(the existing label's building under the click, else `object_size`). The object is the clicked
+building: the 8-connected components of the thresholded prediction that hold a positive click or
+overlap the label's building under the first click (`object_window.clicked_object`); other blobs
+(neighbours, parking lots) are neither shown nor written. The window grows (x `growth`, towards
+the side it touches) only while that object touches a window side inside the image, at most
+`max_growth_steps` times and never beyond `max_object_size`; the clicks are then replayed.
+
 Object mode merge rule: the object region is the union of the existing label component under
-the first click (the building being edited) and the new prediction; inside that region the label
-becomes the prediction, outside it nothing changes. A positive object therefore adds to the label
+the first click (the building being edited) and the object; inside that region the label
+becomes the object, outside it nothing changes. A positive object therefore adds to the label
 (OR), a corrected object replaces its old shape, and a negative-only correction of a wrongly
 labelled building removes it (the model predicts nothing there).
 """
@@ -28,8 +36,8 @@ from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
-from scipy import ndimage
 
+from isegsat.app.object_window import clicked_object, component_at, place_range
 from isegsat.inference import Click
 
 # Request and target numbers are unique in the process, so a late result for a closed session
@@ -131,7 +139,7 @@ class Target:
     """The tile or object being annotated: box, initial mask, clicks (image coords), prediction.
 
     `prob` answers the first `answered` clicks; while a newer click waits for the model the
-    previous prediction stays on show.
+    previous prediction stays on show. `growths` counts how often an object's window has grown.
     """
 
     id: int
@@ -140,6 +148,7 @@ class Target:
     clicks: tuple[Click, ...] = ()
     prob: np.ndarray | None = None
     answered: int = 0
+    growths: int = 0
 
     @property
     def waiting(self) -> bool:
@@ -171,10 +180,22 @@ class Change:
 
 @dataclass
 class SessionConfig:
+    """Session settings; sizes are window sides in image pixels.
+
+    Object mode's first window is `object_size` (about 3x a typical 50-100 px building at 0.3 m)
+    on unlabelled ground, else `object_scale` x the longer side of the label's building under the
+    click, clamped to `min_object_size`..`max_object_size`; it grows by `growth` at most
+    `max_growth_steps` times, up to `max_object_size` (256 -> 384 -> 576: at most about 0.55 Mpx
+    of model input for a first click, where 512 -> ... -> 2048 could cost 9.4 Mpx).
+    """
+
     tile_size: int = 500
-    object_size: int = 512
-    max_object_size: int = 2048
+    object_size: int = 256
+    object_scale: float = 3.0
+    min_object_size: int = 128
+    max_object_size: int = 640
     growth: float = 1.5
+    max_growth_steps: int = 2
     threshold: float = 0.5
 
 
@@ -210,13 +231,20 @@ class AnnotationSession:
         return self.grid.box(self._state.tile_index)
 
     def current_mask(self) -> np.ndarray | None:
-        """(h, w) uint8 {0, 1} mask of the target: thresholded prediction or its initial mask."""
+        """(h, w) uint8 {0, 1} mask of the target on its box: the thresholded prediction (object
+        mode: the clicked object only), or the initial mask before any answer."""
         target = self._state.target
-        if target is None:
-            return None
+        return None if target is None else self._mask_of(target)
+
+    def _mask_of(self, target: Target) -> np.ndarray:
+        """`current_mask()` of `target` in the current mode."""
         if target.prob is None:
             return target.initial
-        return (target.prob >= self.config.threshold).astype(np.uint8)
+        pred = target.prob >= self.config.threshold
+        if self._state.mode is Mode.TILE:
+            return pred.astype(np.uint8)
+        local = tuple(target.box.local(c) for c in target.clicks[: target.answered])
+        return clicked_object(pred, local, target.initial)
 
     # ------------------------------------------------------------------ actions
     def click(self, y: int, x: int, positive: bool) -> Change:
@@ -238,8 +266,7 @@ class AnnotationSession:
         elif target is None or not target.box.contains(y, x):
             if target is not None and target.clicks:
                 return Change()
-            size = self.config.object_size
-            target = self._object_target(y, x, self._centered_box(y, x, size, size))
+            target = self._object_target(y, x, self._first_object_box(y, x))
         target = replace(target, clicks=(*target.clicks, Click(y, x, positive)))
         self._push(replace(state, target=target), None)
         return Change(request=self._request(target))
@@ -261,7 +288,8 @@ class AnnotationSession:
         change = Change()
         if grown is not None:
             first = target.clicks[0]
-            target = replace(self._object_target(first.y, first.x, grown), clicks=target.clicks)
+            fresh = self._object_target(first.y, first.x, grown)
+            target = replace(fresh, clicks=target.clicks, growths=target.growths + 1)
             change = Change(request=self._request(target))
         self._state = replace(self._state, target=target)
         if answers_top:
@@ -328,6 +356,14 @@ class AnnotationSession:
         self._redo.clear()
         self._pending = False
 
+    def restore_progress(self, tile_index: int, done: frozenset[int]) -> None:
+        """Continue a previous session's tiles (current tile, tiles done) on the same grid; out of
+        range numbers are dropped. Not undoable: it is where this session's history starts."""
+        count = self.grid.count
+        index = tile_index if 0 <= tile_index < count else 0
+        kept = frozenset(i for i in done if 0 <= i < count)
+        self._state = _State(self._state.mode, index, kept, None)
+
     def paint(self, box: Box, stroke: np.ndarray, value: int) -> Change:
         """Brush (value 1) or erase (value 0) where stroke ((h, w) bool on box) is set."""
         label = np.array(self.labels.read(box.window()), dtype=np.uint8)
@@ -391,20 +427,38 @@ class AnnotationSession:
     def _object_target(self, y: int, x: int, box: Box) -> Target:
         """Object target on `box`; its initial mask is the label component under (y, x)."""
         label = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
-        components, _ = ndimage.label(label)
-        under = components[y - box.row, x - box.col]
-        initial = (components == under).astype(np.uint8) if under else np.zeros_like(label)
+        initial = component_at(label, y - box.row, x - box.col).astype(np.uint8)
         return Target(next(_NUMBERS), box, initial)
 
-    def _centered_box(self, cy: float, cx: float, height: int, width: int) -> Box:
-        height, width = min(height, self.height), min(width, self.width)
-        row = int(min(max(0, round(cy - height / 2)), self.height - height))
-        col = int(min(max(0, round(cx - width / 2)), self.width - width))
+    def _first_object_box(self, y: int, x: int) -> Box:
+        """The first window of an object clicked at image pixel (y, x) (see SessionConfig)."""
+        config = self.config
+        cap = config.max_object_size
+        around = self._fit_box(y, x, cap, Box(y, x, 1, 1))
+        label = np.asarray(self.labels.read(around.window()), dtype=np.uint8)
+        building = component_at(label, y - around.row, x - around.col)
+        if not building.any():
+            return self._fit_box(y, x, config.object_size, Box(y, x, 1, 1))
+        rows, cols = np.flatnonzero(building.any(1)), np.flatnonzero(building.any(0))
+        extent = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+        side = min(max(round(config.object_scale * extent), config.min_object_size), cap)
+        cy = around.row + (rows[0] + rows[-1] + 1) / 2
+        cx = around.col + (cols[0] + cols[-1] + 1) / 2
+        return self._fit_box(cy, cx, side, Box(y, x, 1, 1))
+
+    def _fit_box(self, cy: float, cx: float, side: int, hold: Box) -> Box:
+        """A side x side box (cut to the image) centred as near image pixel (cy, cx) as it can
+        be while it holds `hold` and lies inside the image; `side` must be >= hold's sides."""
+        height, width = min(side, self.height), min(side, self.width)
+        row = place_range(cy, height, (hold.row, hold.row + hold.height), self.height)
+        col = place_range(cx, width, (hold.col, hold.col + hold.width), self.width)
         return Box(row, col, height, width)
 
     def _grown_box(self, target: Target) -> Box | None:
-        """A larger crop when the object's prediction touches a crop side inside the image."""
-        mask = target.prob >= self.config.threshold
+        """A larger window holding the current one, shifted towards the clicked object, when that
+        object touches a window side inside the image (None at the caps or when it does not)."""
+        config = self.config
+        mask = self._mask_of(target)
         box = target.box
         touches = (
             (box.row > 0 and mask[0].any())
@@ -412,16 +466,18 @@ class AnnotationSession:
             or (box.row + box.height < self.height and mask[-1].any())
             or (box.col + box.width < self.width and mask[:, -1].any())
         )
-        limit = self.config.max_object_size
-        full = box.height >= min(limit, self.height) and box.width >= min(limit, self.width)
-        if not touches or full:
+        if not touches or target.growths >= config.max_growth_steps:
             return None
-        side = min(limit, round(max(box.height, box.width) * self.config.growth))
-        grown = self._centered_box(box.row + box.height / 2, box.col + box.width / 2, side, side)
+        side = min(config.max_object_size, round(max(box.height, box.width) * config.growth))
+        side = max(side, box.height, box.width)
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        cy = box.row + (rows[0] + rows[-1] + 1) / 2
+        cx = box.col + (cols[0] + cols[-1] + 1) / 2
+        grown = self._fit_box(cy, cx, side, box)
         return grown if grown != box else None
 
     def _merged(self, target: Target) -> np.ndarray:
-        pred = (target.prob >= self.config.threshold).astype(np.uint8)
+        pred = self._mask_of(target)
         if self._state.mode is Mode.TILE:
             return pred
         label = np.array(self.labels.read(target.box.window()), dtype=np.uint8)

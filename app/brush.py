@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphics
 
 from isegsat.app.annotation import Box
 
-MIN_RADIUS, MAX_RADIUS = 1, 200
+# Brush radii [ and ] step through, in image pixels: about 25 % apart, so three presses up and
+# three down always come back to where they started.
+RADII = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200)
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,11 @@ class BrushTool(QObject):
         self._outline.setRect(pos.x() - r, pos.y() - r, 2 * r, 2 * r)
 
     def resize(self, step: int) -> None:
-        """Grow (step > 0) or shrink the radius by ~20 %, at least one pixel."""
-        change = max(1, round(self.radius * 0.2)) * (1 if step > 0 else -1)
-        self.radius = min(MAX_RADIUS, max(MIN_RADIUS, self.radius + change))
+        """Move the radius to the next larger (step > 0) or smaller entry of RADII."""
+        if step > 0:
+            self.radius = next((r for r in RADII if r > self.radius), RADII[-1])
+        else:
+            self.radius = next((r for r in reversed(RADII) if r < self.radius), RADII[0])
 
     def begin(self, pos: QPointF) -> None:
         self._points = [(pos.x(), pos.y())]

@@ -2,8 +2,9 @@
 
 Display tiles come from a `TileLoader` thread at the pyramid level matching the zoom; coarser
 tiles stay underneath as a fallback while finer ones stream in. Wheel zooms around the cursor;
-a left/middle drag pans; a left/right click without drag emits `clicked(y, x, positive)`; in brush
-mode the left drag paints a stroke handed to `BrushTool`.
+a left/middle drag pans; a left/right click without drag emits `clicked(y, x, positive)`, a
+Ctrl+left click `navigate_clicked(y, x)` (move to the tile there); in brush mode the left drag
+paints a stroke handed to `BrushTool`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _MAX_ITEMS = 400
 
 class ImageCanvas(QGraphicsView):
     clicked = Signal(int, int, bool)  # y, x (image pixels), positive
+    navigate_clicked = Signal(int, int)  # y, x (image pixels) of a Ctrl+left click
     cursor_moved = Signal(float, float)  # x, y (image pixels, fractional)
     view_changed = Signal()
     load_failed = Signal(str)  # a display tile could not be read
@@ -134,9 +136,13 @@ class ImageCanvas(QGraphicsView):
         elif not self._dragging and self._press is not None:
             scene = self.mapToScene(event.position().toPoint())
             button = event.button()
-            if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            y, x = math.floor(scene.y()), math.floor(scene.x())
+            control = event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            if control and button == Qt.MouseButton.LeftButton:
+                self.navigate_clicked.emit(y, x)
+            elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
                 positive = button == Qt.MouseButton.LeftButton
-                self.clicked.emit(math.floor(scene.y()), math.floor(scene.x()), positive)
+                self.clicked.emit(y, x, positive)
         self._press = None
         self._dragging = False
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rasterio.windows import Window
+
 from isegsat.app.geo import GridMismatchError, LabelLayer, RasterError, RasterSource
 
 
@@ -43,11 +45,18 @@ def open_document(
     """Open `image_path` and its label layer; raises RasterError with a readable message."""
     source = RasterSource.open(image_path)
     try:
+        _check_complete(source)
         labels, note = _open_labels(source, image_path, mask_path, ask_recovery, restart_from_mask)
     except Exception:
         source.close()
         raise
     return Document(Path(image_path), source, labels, note)
+
+
+def _check_complete(source: RasterSource) -> None:
+    """Read the image's bottom-right pixels, which lie at the end of a GeoTIFF: a truncated file
+    fails here, when it opens, instead of later in every display tile (raises RasterError)."""
+    source.read_full_res_rgb(Window(source.width - 1, source.height - 1, 1, 1))
 
 
 def _open_labels(source, image_path, mask_path, ask_recovery, restart_from_mask):

@@ -30,6 +30,8 @@ from rasterio.windows import Window
 
 from isegsat.app.export_job import ExportFormat, ExportOutcome, ExportRequest, ExportThread
 from isegsat.app.geo import LabelLayer, RasterSource
+from isegsat.app.geo.export import DEFAULT_MIN_AREA_M2
+from isegsat.app.settings import AppSettings
 
 
 def _map_unit(source: RasterSource) -> str:
@@ -49,11 +51,20 @@ class ExportDialog(QDialog):
     """Collects an ``ExportRequest``; ``request()`` is valid after the dialog is accepted."""
 
     def __init__(
-        self, source: RasterSource, current_window: Window | None, parent: QWidget | None = None
+        self,
+        source: RasterSource,
+        current_window: Window | None,
+        parent: QWidget | None = None,
+        last_format: ExportFormat | None = None,
+        last_folder: Path | None = None,
     ) -> None:
+        """`last_format` and `last_folder` (the previous export's choices) preselect the format
+        and put the default output file in that folder (when it still exists)."""
         super().__init__(parent)
         self.setWindowTitle("Export labels")
         self._source = source
+        folder = last_folder if last_folder is not None and last_folder.is_dir() else None
+        self._folder = folder or source.path.parent
         self._current_window = current_window
         pixel = abs(source.transform.a) or 1.0
         unit = _map_unit(source)
@@ -61,6 +72,8 @@ class ExportDialog(QDialog):
         self.format = QComboBox(self)
         for kind in ExportFormat:
             self.format.addItem(kind.text, kind)
+        if last_format is not None:
+            self.format.setCurrentIndex(list(ExportFormat).index(last_format))
         decimals = max(2, 2 - math.floor(math.log10(pixel)))  # one pixel shows 3 digits
         self.simplify = QDoubleSpinBox(self, decimals=decimals, maximum=1000.0, suffix=f" {unit}")
         self.simplify.setSingleStep(pixel)
@@ -68,7 +81,11 @@ class ExportDialog(QDialog):
         self.simplify.setToolTip("Douglas-Peucker tolerance of the outlines, in map units")
         self.regularize = QCheckBox("Square the corners (regularise)", self)
         self.min_area = QDoubleSpinBox(self, decimals=1, maximum=1e6, suffix=" m²")
-        self.min_area.setValue(2.0)
+        self.min_area.setValue(DEFAULT_MIN_AREA_M2)
+        self.min_area.setToolTip(
+            f"Footprints smaller than this after simplifying/regularising are dropped (default "
+            f"{DEFAULT_MIN_AREA_M2:g} m², as isegsat-export)"
+        )
         self.whole_scene = QRadioButton(f"Whole scene ({source.width} × {source.height} px)", self)
         self.current_tile = QRadioButton("Current tile", self)
         self.whole_scene.setChecked(True)
@@ -129,7 +146,7 @@ class ExportDialog(QDialog):
         text = self.output.text().strip()
         if not text or text == self._default_output:
             stem = self._source.path.stem + ("_buildings" if kind.is_mask else "_footprints")
-            self._default_output = str(self._source.path.with_name(stem + kind.suffix))
+            self._default_output = str(self._folder / (stem + kind.suffix))
             self.output.setText(self._default_output)
         else:
             self.output.setText(str(Path(text).with_suffix(kind.suffix)))
@@ -221,14 +238,19 @@ def run_export_dialog(
     label_layer: LabelLayer,
     raster_source: RasterSource,
     current_window: Window | None = None,
+    settings: AppSettings | None = None,
 ) -> Path | None:
     """Ask for export options, export on a worker thread and return the written path (None when
     cancelled or failed; failures are shown in a message box). ``current_window`` (image
-    pixels) enables the "Current tile" choice."""
-    dialog = ExportDialog(raster_source, current_window, parent)
+    pixels) enables the "Current tile" choice; ``settings`` remember the format and folder."""
+    last = (settings.export_format, settings.export_folder) if settings else (None, None)
+    dialog = ExportDialog(raster_source, current_window, parent, *last)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     request = dialog.request()
+    if settings is not None:
+        settings.export_format = request.format
+        settings.export_folder = request.output.parent
     if not confirm_without_crs(parent, raster_source):
         return None
     thread = ExportThread(request, label_layer)

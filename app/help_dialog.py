@@ -1,7 +1,8 @@
-"""Keyboard-shortcut reference built from the window's real ``QAction`` objects.
+"""Keyboard-shortcut reference built from the window's real ``QAction`` objects, after the mouse
+bindings of the canvas.
 
-The table is generated from the actions themselves, so it always shows the shortcuts that are
-actually bound (including user or platform changes) and never drifts from them.
+The shortcut rows are generated from the actions themselves, so they always show the shortcuts
+that are actually bound (including user or platform changes) and never drift from them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
+)
+
+# What the canvas (isegsat.app.canvas.ImageCanvas) does with the mouse: (action, binding).
+MOUSE_ROWS = (
+    ("Building here (positive click)", "Left click"),
+    ("Not building here (negative click)", "Right click"),
+    ("Go to the tile there (tile mode)", "Ctrl+left click"),
+    ("Pan", "Left or middle drag"),
+    ("Zoom around the cursor", "Wheel"),
+    ("Paint / erase (brush, eraser)", "Left drag"),
+    ("Open an image", "Drop a file on the window"),
 )
 
 
@@ -46,9 +58,9 @@ class ShortcutsDialog(QDialog):
 
     def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
+        self.setWindowTitle("Mouse and keyboard")
         self.table = QTableWidget(len(rows), 2, self)
-        self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        self.table.setHorizontalHeaderLabels(["Action", "Mouse / keys"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -69,7 +81,7 @@ class ShortcutsDialog(QDialog):
 
 def show_shortcuts(parent: QWidget | None, actions: Iterable[QAction]) -> ShortcutsDialog:
     """Show (non-modal, deleted on close) the shortcut table for ``actions``; return the dialog."""
-    dialog = ShortcutsDialog(shortcut_rows(actions), parent)
+    dialog = ShortcutsDialog([*MOUSE_ROWS, *shortcut_rows(actions)], parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

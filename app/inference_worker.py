@@ -14,14 +14,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from PySide6.QtCore import Signal
 from torch import nn
 
 from isegsat.app.annotation import PredictRequest, PredictResult
 from isegsat.app.geo import RasterSource
+from isegsat.app.plain_errors import explain_checkpoint_failure
 from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
+
+WARM_UP_SIZE = 320  # px, about a zoomed crop (ZoomIn's longest side is 400)
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +47,16 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"GPU {torch.cuda.get_device_name(device)}"
     return "CPU"
+
+
+def warm_up(predictor: Predictor) -> None:
+    """One dummy click on a blank WARM_UP_SIZE² image, so the first real click does not pay for
+    the framework's one-time set-up (kernel selection, allocations); the worker sets the first
+    target's image afterwards as for any new target."""
+    blank = np.zeros((WARM_UP_SIZE, WARM_UP_SIZE, 3), np.uint8)
+    predictor.set_image(blank)
+    predictor.add_click(WARM_UP_SIZE // 2, WARM_UP_SIZE // 2, True)
+    predictor.reset()
 
 
 class InferenceWorker(RequestThread):
@@ -102,13 +116,22 @@ class InferenceWorker(RequestThread):
                 model = request.model.to(device).eval()
             else:
                 model = load_model(request.path, device)
+            predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device=device)
+            try:
+                warm_up(predictor)
+            except torch.OutOfMemoryError:  # a too-small GPU: the CPU it is, as for clicks
+                self._predictor, self._model_name = predictor, name
+                self._fall_back_to_cpu()
+                predictor = self._predictor
+                warm_up(predictor)
         except Exception as exc:  # a bad checkpoint must never kill the app
-            self.failed.emit("Cannot load the model", f"{name}: {exc}")
+            text = explain_checkpoint_failure(name, request.path, exc)
+            self.failed.emit("Cannot load the model", text)
             return
-        self._predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device=device)
+        self._predictor = predictor
         self._target = None
         self._model_name = name
-        self.model_ready.emit(ModelInfo(name, device_name(device)))
+        self.model_ready.emit(ModelInfo(name, device_name(predictor.device)))
 
     def _do_predict(self, request: PredictRequest) -> None:
         if self._predictor is None:

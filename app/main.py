@@ -3,6 +3,9 @@
 Without IMAGE the bundled sample scene opens with its imperfect label as MASK. The model is
 CKPT, else `$ISEGSAT_WEIGHTS`, else the bundled default; without any, the app runs without a
 model and says so in the status bar.
+
+Qt, torch and the window are imported only after the arguments are parsed, so `--help` and a
+usage error answer at once.
 """
 
 from __future__ import annotations
@@ -10,31 +13,55 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QApplication
+from isegsat.app.platform_check import missing_packages_message, missing_xcb_packages
 
-from isegsat.app.main_window import MainWindow
-from isegsat.app.settings import APPLICATION, ORGANISATION
-from isegsat.training import synth
+if TYPE_CHECKING:
+    from isegsat.app.main_window import MainWindow
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isegsat",
+        description="Click-based building annotation on aerial GeoTIFFs (RITM HRNet).",
+    )
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=Path,
+        help="GeoTIFF (or any GDAL raster); default: the bundled sample scene with its "
+        "imperfect label",
+    )
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        help="existing building mask to start the labels from (0/1, 0/255 or Inria RGB, on the "
+        "image grid); default: the image's saved labels, else none",
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="model checkpoint (.pth); default: $ISEGSAT_WEIGHTS, else the bundled model",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="where the model runs; default: the settings' device, else CUDA when available",
+    )
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="isegsat",
-        description="Click-based building annotation on aerial GeoTIFFs (RITM HRNet). Without "
-        "IMAGE the bundled sample scene opens with its imperfect label.",
-    )
-    parser.add_argument("image", nargs="?", type=Path, help="GeoTIFF (or any GDAL raster)")
-    parser.add_argument("--mask", type=Path, help="existing building mask to relabel")
-    parser.add_argument(
-        "--weights", type=Path, help="model checkpoint (.pth); default $ISEGSAT_WEIGHTS or bundled"
-    )
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA if available")
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def start(window: MainWindow, args: argparse.Namespace) -> None:
     """Open the image (or the sample scene) and start loading the model."""
+    from PySide6.QtWidgets import QApplication
+
+    from isegsat.training import synth
+
     if args.weights is not None:
         window.load_model(args.weights)
     else:
@@ -42,7 +69,7 @@ def start(window: MainWindow, args: argparse.Namespace) -> None:
     if args.image is not None:
         window.open_image(args.image, args.mask)
         return
-    window.statusBar().showMessage("Preparing the sample scene (first start only)…")
+    window.statusBar().showMessage("Opening the sample scene (generated on the first start)…")
     QApplication.processEvents()
     scene = synth.ensure_sample_scene()
     window.open_image(scene.image_path, scene.label_path)
@@ -50,6 +77,15 @@ def start(window: MainWindow, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    missing = missing_xcb_packages()
+    if missing:  # Qt would abort with a message naming the wrong library
+        print(missing_packages_message(missing), file=sys.stderr)
+        return 1
+    from PySide6.QtWidgets import QApplication
+
+    from isegsat.app.main_window import MainWindow
+    from isegsat.app.settings import APPLICATION, ORGANISATION
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)

@@ -19,10 +19,12 @@ from isegsat.app.document import Document, open_document
 from isegsat.app.geo import RasterError
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest, ModelInfo
 from isegsat.app.model_picker import ModelPickerCombo
+from isegsat.app.plain_errors import explain_raster_failure
 from isegsat.app.session_controller import AnnotationController
 from isegsat.app.settings import AppSettings
 from isegsat.app.side_panel import SidePanel
 from isegsat.app.status_bar import StatusWidgets
+from isegsat.app.tile_navigator import TileNavigator
 from isegsat.app.window_dialogs import WindowDialogs
 
 TOOLBAR = ("open_image", "save", "undo", "redo", "accept", "reset", "fit", "actual",
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.worker = worker or InferenceWorker(parent=self)
         self.controller = AnnotationController(self.canvas, self.worker, self)
+        self.navigator = TileNavigator(self.controller, self.statusBar(), self)
         self.named_actions, self.menus = build_actions(self)
         self.panel = SidePanel(
             self.settings.threshold, self.settings.opacity, self.settings.tile_size, self
@@ -55,11 +58,12 @@ class MainWindow(QMainWindow):
         self.dialogs = WindowDialogs(self)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("main_toolbar")
-        toolbar.addActions([self.named_actions[name] for name in TOOLBAR])
         self.picker = ModelPickerCombo(self.settings, self)
+        toolbar.addWidget(self.picker)  # first, so a narrow window never hides it in the overflow
         toolbar.addSeparator()
-        toolbar.addWidget(self.picker)
+        toolbar.addActions([self.named_actions[name] for name in TOOLBAR])
         self._loading: Path | None = None
+        self._model: ModelInfo | None = None  # the model in use (kept when a load fails)
         self.addToolBar(toolbar)
         self.autosave = QTimer(self)
         self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
@@ -77,11 +81,11 @@ class MainWindow(QMainWindow):
         triggers = {
             "open_image": self.dialogs.ask_image,
             "open_mask": self.dialogs.ask_mask,
-            "save": self.save,
+            "save": self.save_and_confirm,
             "export": self.dialogs.export,
             "quit": self.close,
-            "undo": c.undo,
-            "redo": c.redo,
+            "undo": lambda: self._step_history(c.undo),
+            "redo": lambda: self._step_history(c.redo),
             "accept": c.accept,
             "reset": c.reset,
             "fit": self.canvas.fit,
@@ -92,6 +96,8 @@ class MainWindow(QMainWindow):
             "object_mode": lambda: c.set_mode(Mode.OBJECT),
             "next_tile": lambda: c.step_tile(1),
             "prev_tile": lambda: c.step_tile(-1),
+            "goto_tile": self.navigator.ask_tile,
+            "next_undone": self.navigator.next_undone,
             "click_tool": lambda: self._set_tool(False, False),
             "brush": lambda: self._set_tool(True, False),
             "eraser": lambda: self._set_tool(True, True),
@@ -111,7 +117,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_moved.connect(
             lambda x, y: self.status.show_position(self.canvas_source, x, y)
         )
-        self.canvas.load_failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.canvas.load_failed.connect(self._tile_load_failed)
         self.panel.threshold_changed.connect(self._set_threshold)
         self.panel.opacity_changed.connect(self._set_opacity)
         self.panel.tile_size_changed.connect(self._set_tile_size)
@@ -138,7 +144,7 @@ class MainWindow(QMainWindow):
         try:
             document = open_document(path, mask, self.dialogs.ask_recovery, restart_from_mask)
         except (RasterError, OSError) as exc:
-            self.dialogs.error("Cannot open the image", str(exc))
+            self.dialogs.error("Cannot open the image", explain_raster_failure(path, str(exc)))
             return False
         self.close_document()
         self.document = document
@@ -149,7 +155,13 @@ class MainWindow(QMainWindow):
             document.labels, document.image_path, document.source.height,
             document.source.width, config,
         )  # fmt: skip
+        restored = self.navigator.attach(session, document.labels.path)
+        if restored is not None:
+            self.panel.tile_size.blockSignals(True)
+            self.panel.tile_size.setValue(restored)
+            self.panel.tile_size.blockSignals(False)
         self.canvas.set_source(document.source)
+        self.status.position.clear()  # no coordinates (or CRS) of the previous image
         self.controller.set_session(session)
         self.controller.show_tile()
         self.setWindowTitle(f"isegsat — {document.image_path.name}")
@@ -162,6 +174,7 @@ class MainWindow(QMainWindow):
             return
         self.autosave.stop()
         self.save()
+        self.navigator.attach(None, None)
         self.controller.set_session(None)
         self.canvas.close_source()
         self.document.close()
@@ -173,6 +186,12 @@ class MainWindow(QMainWindow):
         if error is not None:
             self.dialogs.error("Cannot save the labels", error)
         return error is None
+
+    def save_and_confirm(self) -> None:
+        """Ctrl+S: save, and say where the labels went (status bar, with "Open folder")."""
+        if self.save() and self.document is not None:
+            path = self.document.labels.path
+            self.status.show_written(f"Labels saved to {path}", path)
 
     def _autosave(self) -> None:
         """Timer save: a failure is shown in a dialog once, then only in the status bar until a
@@ -211,6 +230,7 @@ class MainWindow(QMainWindow):
         self.load_model(path)
 
     def _model_ready(self, info: ModelInfo) -> None:
+        self._model = info
         self.controller.model_ready = True
         self.status.show_model(info.name, info.device)
         if self._loading is not None:
@@ -222,13 +242,29 @@ class MainWindow(QMainWindow):
             self.settings.remove_recent_checkpoint(self._loading)
             self.picker.refresh()
             self._loading = None
-        # A failed load keeps the model that was there before, and clicks keep working with it.
+        # A failed load keeps the model that was there before, and clicks keep working with it;
+        # the busy marks (loading, predicting) end either way.
         self.controller.model_ready = self.worker.has_model
-        if not self.worker.has_model:
+        if self.worker.has_model and self._model is not None:
+            self.status.show_model(self._model.name, self._model.device)
+        else:
             self.status.show_no_model("no model")
+        self._refresh()
         self.dialogs.error(title, message)
 
+    def _tile_load_failed(self, message: str) -> None:
+        path = self.document.image_path if self.document is not None else Path()
+        self.statusBar().showMessage(explain_raster_failure(path, message), 10000)
+
     # ------------------------------------------------------------------ small slots
+    def _step_history(self, step) -> None:
+        """Undo or redo (`step`); when that changes the tile, zoom back onto it."""
+        session = self.controller.session
+        before = session.tile_index if session is not None else None
+        step()
+        if session is not None and session.mode is Mode.TILE and session.tile_index != before:
+            self.controller.show_tile()
+
     def _set_tool(self, active: bool, erase: bool) -> None:
         self.canvas.brush.set_tool(active, erase)
         self._refresh()
@@ -261,6 +297,10 @@ class MainWindow(QMainWindow):
         self.named_actions["eraser"].setChecked(brush.active and brush.erase)
         self.named_actions["undo"].setEnabled(session is not None and session.can_undo)
         self.named_actions["redo"].setEnabled(session is not None and session.can_redo)
+        pending = session is not None and session.pending
+        self.controller.target.set_busy(pending)
+        self.status.show_predicting(pending)
+        self.navigator.refresh()
 
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event) -> None:  # noqa: N802

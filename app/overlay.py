@@ -1,4 +1,5 @@
-"""Overlays drawn over the image: the label layer, the current target (frame + prediction), clicks.
+"""Overlays drawn over the image: the label layer, the current target (frame + prediction, a busy
+mark while the model works on it), clicks, and the tiles already done.
 
 All items live in image-pixel scene coordinates. The label layer is drawn in chunks of CHUNK x
 CHUNK pixels read from the label store (small windowed reads) only when zoomed in enough (at most
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
+    QGraphicsSimpleTextItem,
 )
 
 from isegsat.app.annotation import Box, LabelStore, Target
@@ -26,6 +29,10 @@ MAX_DOWNSAMPLE = 8.0
 LABEL_COLOUR = QColor(0, 140, 255)
 PREDICTION_COLOUR = QColor(255, 210, 0)
 CLICK_COLOURS = {True: QColor(0, 220, 0), False: QColor(230, 0, 0)}
+FRAME_COLOUR = QColor(255, 255, 255)
+BUSY_COLOUR = QColor(255, 150, 0)
+DONE_COLOUR = QColor(0, 200, 120)
+BUSY_TEXT = "model working…"
 _DOT = 9.0
 
 
@@ -123,12 +130,16 @@ class TargetOverlay:
     def __init__(self, scene: QGraphicsScene) -> None:
         self._scene = scene
         self._frame = QGraphicsRectItem()
-        pen = QPen(QColor(255, 255, 255), 2, Qt.PenStyle.DashLine)
-        pen.setCosmetic(True)
-        self._frame.setPen(pen)
         self._frame.setZValue(30)
         self._frame.setVisible(False)
         scene.addItem(self._frame)
+        self._busy = QGraphicsSimpleTextItem(BUSY_TEXT)
+        self._busy.setBrush(QBrush(BUSY_COLOUR))
+        self._busy.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._busy.setZValue(45)
+        self._busy.setVisible(False)
+        scene.addItem(self._busy)
+        self.set_busy(False)
         self._mask = QGraphicsPixmapItem()
         self._mask.setZValue(20)
         self._mask.setOpacity(0.55)
@@ -140,6 +151,8 @@ class TargetOverlay:
         self._frame.setVisible(frame is not None)
         if frame is not None:
             self._frame.setRect(QRectF(frame.col, frame.row, frame.width, frame.height))
+            self._busy.setPos(frame.col, frame.row)
+        self._busy.setVisible(self.busy and frame is not None)
         for dot in self._dots:
             self._scene.removeItem(dot)
         self._dots.clear()
@@ -152,6 +165,14 @@ class TargetOverlay:
         for click in target.clicks:
             self._dots.append(self._dot(click.x + 0.5, click.y + 0.5, click.is_positive))
 
+    def set_busy(self, busy: bool) -> None:
+        """Mark the frame (orange, with "model working…") while a prediction is pending."""
+        self.busy = busy
+        pen = QPen(BUSY_COLOUR if busy else FRAME_COLOUR, 3 if busy else 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._frame.setPen(pen)
+        self._busy.setVisible(busy and self._frame.isVisible())
+
     def _dot(self, x: float, y: float, positive: bool) -> QGraphicsEllipseItem:
         dot = QGraphicsEllipseItem(-_DOT / 2, -_DOT / 2, _DOT, _DOT)
         dot.setPos(x, y)
@@ -161,3 +182,29 @@ class TargetOverlay:
         dot.setZValue(40)
         self._scene.addItem(dot)
         return dot
+
+
+class DoneTilesOverlay:
+    """Tiles already done: a light tint and an outline on each, below the labels."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self._item = QGraphicsPathItem()
+        pen = QPen(DONE_COLOUR, 1)
+        pen.setCosmetic(True)
+        self._item.setPen(pen)
+        tint = QColor(DONE_COLOUR)
+        tint.setAlpha(40)
+        self._item.setBrush(QBrush(tint))
+        self._item.setZValue(5)
+        scene.addItem(self._item)
+        self.boxes: tuple[Box, ...] = ()
+
+    def show(self, boxes: tuple[Box, ...]) -> None:
+        """Draw exactly `boxes` (image pixels); nothing is redrawn when they did not change."""
+        if boxes == self.boxes:
+            return
+        self.boxes = boxes
+        path = QPainterPath()
+        for box in boxes:
+            path.addRect(QRectF(box.col, box.row, box.width, box.height))
+        self._item.setPath(path)

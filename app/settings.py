@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from isegsat.app.export_job import ExportFormat
+
 ORGANISATION = "isegsat"
 APPLICATION = "isegsat"
 MAX_RECENT = 10
@@ -161,6 +163,28 @@ class AppSettings:
     @device.setter
     def device(self, value: str | None) -> None:
         self._write("device", _valid_device, value)
+
+    # -- the last export's choices ---------------------------------------------------------
+
+    @property
+    def export_format(self) -> ExportFormat | None:
+        """The format of the last export (None before any, or for an unknown name)."""
+        raw = self._store.value("export_format")
+        return ExportFormat.__members__.get(raw) if isinstance(raw, str) else None
+
+    @export_format.setter
+    def export_format(self, value: ExportFormat) -> None:
+        self._store.setValue("export_format", value.name)
+
+    @property
+    def export_folder(self) -> Path | None:
+        """The folder of the last export (None before any)."""
+        raw = self._store.value("export_folder")
+        return Path(raw) if isinstance(raw, str) and raw else None
+
+    @export_folder.setter
+    def export_folder(self, value: Path) -> None:
+        self._store.setValue("export_folder", str(Path(value).expanduser().resolve()))
 
     # -- most-recently-used lists ----------------------------------------------------------
 

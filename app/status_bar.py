@@ -1,9 +1,13 @@
-"""Status bar widgets: cursor position (pixels, map coordinates, CRS), device, click latency and a
-busy indicator while the model loads."""
+"""Status bar widgets: cursor position (pixels, map coordinates, CRS), device, click latency, a
+busy indicator while the model loads or predicts, and "Open folder" after files were written."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from isegsat.app.geo import RasterSource
 
@@ -25,6 +29,7 @@ def describe_position(source: RasterSource, x: float, y: float) -> str:
 
 class StatusWidgets:
     def __init__(self, bar: QStatusBar) -> None:
+        self.bar = bar
         self.position = QLabel()
         self.device = QLabel("no model")
         self.latency = QLabel()
@@ -32,7 +37,15 @@ class StatusWidgets:
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.setVisible(False)
-        for widget in (self.position, self.busy, self.device, self.latency):
+        self.predicting = QLabel("predicting…")
+        self.predicting.setVisible(False)
+        self.open_folder = QPushButton("Open folder")
+        self.open_folder.setFlat(True)
+        self.open_folder.setVisible(False)
+        self.open_folder.clicked.connect(self._open_folder)
+        self.folder: Path | None = None
+        widgets = (self.open_folder, self.position, self.predicting, self.busy, self.device)
+        for widget in (*widgets, self.latency):
             bar.addPermanentWidget(widget)
 
     def show_position(self, source: RasterSource | None, x: float, y: float) -> None:
@@ -52,3 +65,18 @@ class StatusWidgets:
 
     def show_latency(self, seconds: float) -> None:
         self.latency.setText(f"last click {seconds * 1000:.0f} ms")
+
+    def show_predicting(self, pending: bool) -> None:
+        """Say "predicting…" while the model works on the newest click (the latency stays)."""
+        self.predicting.setVisible(pending)
+
+    def show_written(self, text: str, path: Path) -> None:
+        """Show what was written where (`text` names `path`) and offer to open its folder."""
+        self.folder = Path(path).parent
+        self.bar.showMessage(text, 30000)
+        self.open_folder.setToolTip(str(self.folder))
+        self.open_folder.setVisible(True)
+
+    def _open_folder(self) -> None:
+        if self.folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.folder)))

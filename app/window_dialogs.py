@@ -30,8 +30,15 @@ class WindowDialogs:
     def warn(self, title: str, message: str) -> None:
         QMessageBox.warning(self.window, title, message)
 
+    def last_folder(self) -> str:
+        """The folder of the last image opened (where Open starts), else the home folder."""
+        recent = self.window.settings.recent_files
+        return str(recent[0].parent if recent else Path.home())
+
     def ask_image(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(
+            self.window, "Open image", self.last_folder(), IMAGE_FILTER
+        )
         if name:
             self.window.open_image(Path(name))
 
@@ -40,7 +47,7 @@ class WindowDialogs:
             self.error("No image", "Open an image first, then the mask to start from.")
             return
         name, _ = QFileDialog.getOpenFileName(
-            self.window, "Start the labels from a mask", "", IMAGE_FILTER
+            self.window, "Start the labels from a mask", self.last_folder(), IMAGE_FILTER
         )
         if name:
             image = self.window.document.image_path
@@ -62,7 +69,12 @@ class WindowDialogs:
         self.window.save()
         session = self.window.controller.session
         tile = session.tile_box.window() if session is not None else None
-        run_export_dialog(self.window, document.labels, document.source, tile)
+        settings = self.window.settings
+        path = run_export_dialog(
+            self.window, document.labels, document.source, tile, settings=settings
+        )
+        if path is not None:
+            self.window.status.show_written(f"Exported to {path}", path)
 
     def shortcuts(self) -> None:
         show_shortcuts(self.window, list(self.window.named_actions.values()))

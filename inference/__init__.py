@@ -1,31 +1,41 @@
-"""Model side of isegsat: RITM HRNet models, checkpoints, devices and the click predictor."""
+"""Model side of isegsat: RITM HRNet models, checkpoints, devices and the click predictor.
 
-from isegsat.inference.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    load_model,
-    save_checkpoint,
-)
-from isegsat.inference.clicks import Click, clicks_to_points, next_click
-from isegsat.inference.device import pick_device
-from isegsat.inference.fuse import fuse_for_inference
-from isegsat.inference.model import ARCHITECTURES, HRNetModel, build_model
-from isegsat.inference.predictor import Predictor
-from isegsat.inference.zoom_in import ZoomIn
+The public names below are loaded on first use (PEP 562), so importing a light submodule such as
+``isegsat.inference.atomic_file`` or ``isegsat.inference.clicks`` does not load torch (command-line
+``--help`` stays fast).
+"""
 
-__all__ = [
-    "ARCHITECTURES",
-    "CheckpointError",
-    "Click",
-    "HRNetModel",
-    "Predictor",
-    "ZoomIn",
-    "build_model",
-    "clicks_to_points",
-    "fuse_for_inference",
-    "load_checkpoint",
-    "load_model",
-    "next_click",
-    "pick_device",
-    "save_checkpoint",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ARCHITECTURES": "model",
+    "CheckpointError": "checkpoint",
+    "Click": "clicks",
+    "HRNetModel": "model",
+    "Predictor": "predictor",
+    "ZoomIn": "zoom_in",
+    "build_model": "model",
+    "clicks_to_points": "clicks",
+    "fuse_for_inference": "fuse",
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "next_click": "clicks",
+    "pick_device": "device",
+    "save_checkpoint": "checkpoint",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,12 +1,14 @@
 """``isegsat-eval``: RITM's NoC evaluation of one or more checkpoints on prepared crops.
 
-    isegsat-eval --checkpoint CKPT [--checkpoint CKPT ...] --data DIR --split test
-                 --out REPORT_DIR [--no-flip] [--no-zoom-in] [--limit N]
-                 [--cities austin,vienna] [--device cpu|cuda] [--max-clicks 20]
+    isegsat-eval --checkpoint CKPT [--checkpoint CKPT ...] --data DIR [DIR ...] --split test
+                 --out REPORT_DIR [--protocol tile|object|relabel] [--no-flip] [--no-zoom-in]
+                 [--limit N] [--per-city N] [--cities austin,vienna] [--device cpu|cuda]
+                 [--max-clicks K] [--max-objects-per-crop N] [--seed S]
 
 Writes REPORT_DIR/metrics.json, table.md, metrics.csv, per_sample.csv,
-fig7_miou_per_click.png and fig8_gain_per_click.png (see ``isegsat.training.report``).
-A checkpoint whose metadata says ``interactive: False`` is evaluated without clicks.
+fig7_miou_per_click.png and fig8_gain_per_click.png (see ``isegsat.training.report``), metrics
+per city (a real set's name) and overall. A checkpoint whose metadata says ``interactive: False``
+is evaluated without clicks (tile protocol only).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from isegsat.inference import CheckpointError, Predictor, load_checkpoint, pick_device
 from isegsat.training.evaluation import (
     PRED_THRESHOLD,
+    CropResult,
     CropSelection,
     EvaluationDataError,
     ModelEvaluation,
@@ -28,7 +31,12 @@ from isegsat.training.evaluation import (
     evaluate_crops_without_clicks,
     select_crops,
 )
+from isegsat.training.metrics import DEFAULT_MAX_CLICKS, PROTOCOLS
+from isegsat.training.object_protocol import evaluate_crops_objects
+from isegsat.training.relabel_protocol import evaluate_crops_relabel
 from isegsat.training.report import TABLE_MD, write_report
+
+DEFAULT_MAX_OBJECTS_PER_CROP = 5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isegsat-eval",
         description="Evaluate interactive segmentation checkpoints with RITM's click protocol "
-        "(NoC@80/85/90, >=20@80/90, Avg20 IoU, mIoU per click) on isegsat-prepare crops.",
+        "(NoC@80/85/90, >=20@80/90, Avg20 IoU, mIoU per click) on isegsat-prepare crops, "
+        "per city/set and overall; or one building at a time (--protocol object), or from "
+        "an imperfect label (--protocol relabel).",
     )
     parser.add_argument(
         "--checkpoint",
@@ -46,9 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="RITM or isegsat checkpoint (.pth); repeat to compare several in one table",
     )
     parser.add_argument(
-        "--data", required=True, type=Path, help="folder written by isegsat-prepare"
+        "--data",
+        required=True,
+        type=Path,
+        nargs="+",
+        help="one or more folders written by isegsat-prepare (reported per city/set)",
     )
-    parser.add_argument("--split", default="test", help="manifest split to evaluate (test)")
+    parser.add_argument(
+        "--split", default="test", help="manifest split to evaluate (test; val for real sets)"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="tile",
+        help="tile: every building of a crop (the study's); object: one building in a window "
+        "about 3x its size; relabel: tile, starting from a seeded imperfect label (tile)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="report folder to write")
     parser.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
     parser.add_argument("--no-zoom-in", action="store_true", help="disable RITM's ZoomIn")
@@ -64,23 +87,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--cities", type=_city_list, help="comma-separated cities to keep, e.g. austin,vienna"
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--max-clicks", type=_positive_int, default=20, help="clicks per crop")
+    parser.add_argument(
+        "--max-clicks",
+        type=_positive_int,
+        help="clicks per sample (default: "
+        + ", ".join(f"{n} for {p}" for p, n in DEFAULT_MAX_CLICKS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--max-objects-per-crop",
+        type=_positive_int,
+        default=DEFAULT_MAX_OBJECTS_PER_CROP,
+        help="object protocol: at most N buildings per crop, a seeded choice "
+        f"({DEFAULT_MAX_OBJECTS_PER_CROP})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the object choice and of the imperfect labels, mixed with each crop id (0)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 with a one-line message on bad input."""
     args = build_parser().parse_args(argv)
+    if args.max_clicks is None:
+        args.max_clicks = DEFAULT_MAX_CLICKS[args.protocol]
     try:
         if args.out.exists() and not args.out.is_dir():
             raise EvaluationDataError(f"--out {args.out} exists and is not a folder")
         device = pick_device(args.device)
         names = _model_names(args.checkpoint)
         models = [_load(path) for path in args.checkpoint]
+        for path, (_, interactive) in zip(args.checkpoint, models, strict=True):
+            if not interactive and args.protocol != "tile":
+                raise ValueError(
+                    f"{path} is a model without clicks; the {args.protocol} protocol needs "
+                    "an interactive one"
+                )
         selection = select_crops(args.data, args.split, args.cities, args.limit, args.per_city)
         if not selection.crops:
             raise EvaluationDataError(
-                f"no crop with a building in split {args.split!r} of {args.data} "
+                f"no crop with a building in split {args.split!r} of "
+                f"{', '.join(map(str, args.data))} "
                 f"({sum(selection.empty_dropped.values())} empty crops dropped)"
             )
     except (CheckpointError, EvaluationDataError, ValueError, RuntimeError, OSError) as error:
@@ -91,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _evaluate(name, model, interactive, selection, args, device)
         for name, (model, interactive) in zip(names, models, strict=True)
     ]
-    settings = {
-        "data": args.data,
+    settings: dict[str, object] = {
+        "protocol": args.protocol,
+        "data": ", ".join(map(str, args.data)),
         "split": args.split,
         "cities": ", ".join(sorted({c.city for c in selection.crops})),
         "crops": f"{len(selection.crops)} with buildings, "
@@ -103,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "prediction threshold": PRED_THRESHOLD,
         "device": str(device),
     }
+    if args.protocol != "tile":
+        settings["seed"] = args.seed
+    if args.protocol == "object":
+        settings["max objects per crop"] = args.max_objects_per_crop
     write_report(args.out, evaluations, settings)
     print((args.out / TABLE_MD).read_text(encoding="utf-8").split("## All metrics")[0].rstrip())
     print(f"\nreport written to {args.out}")
@@ -125,16 +181,25 @@ def _evaluate(
     args: argparse.Namespace,
     device: torch.device,
 ) -> ModelEvaluation:
-    if interactive:
+    crops, clicks = selection.crops, args.max_clicks
+    results: list[CropResult]
+    if not interactive:
+        model = model.to(device)
+        results = evaluate_crops_without_clicks(crops, model, device, desc=name)
+    else:
         predictor = Predictor(
             model, zoom_in=not args.no_zoom_in, flip=not args.no_flip, device=device
         )
-        results = evaluate_crops(selection.crops, predictor, args.max_clicks, desc=name)
-    else:
-        model = model.to(device)
-        results = evaluate_crops_without_clicks(selection.crops, model, device, desc=name)
+        if args.protocol == "object":
+            results = evaluate_crops_objects(
+                crops, predictor, clicks, args.max_objects_per_crop, args.seed, desc=name
+            )
+        elif args.protocol == "relabel":
+            results = evaluate_crops_relabel(crops, predictor, clicks, args.seed, desc=name)
+        else:
+            results = evaluate_crops(crops, predictor, clicks, desc=name)
     return ModelEvaluation(
-        name, interactive, args.max_clicks, tuple(results), selection.empty_dropped
+        name, interactive, clicks, tuple(results), selection.empty_dropped, args.protocol
     )
 
 

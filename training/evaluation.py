@@ -1,16 +1,20 @@
 """RITM's interactive evaluation protocol: simulated clicks on each crop, one IoU per click.
 
 Per sample (RITM ``evaluate_sample`` run for all clicks, as in its ``--iou-analysis`` mode): the
-prediction starts empty; for k = 1..K the evaluation clicker (``next_click``) places a click on the
-largest error region, the predictor returns a probability map, the mask is ``prob > pred_thr``
-and its IoU with the ground truth is recorded. Crops come from ``isegsat-prepare``'s manifest;
-crops without a building pixel are dropped and counted, like the study (1940 of 2500 kept).
+prediction starts empty (or from a given starting mask: the relabel protocol); for k = 1..K the
+evaluation clicker (``next_click``) places a click on the largest error region, the predictor
+returns a probability map, the mask is ``prob > pred_thr`` and its IoU with the ground truth is
+recorded. Crops come from ``isegsat-prepare``'s manifest; crops without a building pixel are
+dropped and counted, like the study (1940 of 2500 kept). Crops may have any size and aspect
+ratio (real sets give 128², 300², 438x406 ...). This module runs the tile protocol; the object
+and relabel protocols (``object_protocol``, ``relabel_protocol``) reuse ``evaluate_sample``.
 """
 
 from __future__ import annotations
 
 import csv
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +26,15 @@ import torch
 from tqdm import tqdm
 
 from isegsat.inference import Click, Predictor, clicks_to_points, next_click
-from isegsat.training.metrics import iou, summarize_model
+from isegsat.training.metrics import (
+    PROTOCOLS,
+    iou,
+    summarize_by_city,
+    summarize_interactive,
+    summarize_no_clicks,
+    summarize_objects,
+    summarize_relabel,
+)
 
 PRED_THRESHOLD = 0.49
 MANIFEST_COLUMNS = ("crop_id", "city", "image", "mask", "split")
@@ -61,19 +73,26 @@ class CropSelection:
 
 @dataclass(frozen=True)
 class CropResult:
-    """A crop's evaluation: (K,) IoUs with clicks, or (1,) the IoU of a click-free baseline."""
+    """A sample's evaluation: (K,) IoUs with clicks, or (1,) the IoU of a click-free baseline.
+
+    ``start_iou``: IoU of the starting label (relabel protocol only); ``object_id``: the
+    building's component label in the crop's mask (object protocol only).
+    """
 
     crop_id: str
     city: str
     ious: np.ndarray
     seconds_per_click: float
+    start_iou: float | None = None
+    object_id: int | None = None
 
 
 @dataclass(frozen=True)
 class ModelEvaluation:
     """Every crop's result for one model (``name``: its checkpoint's file stem).
 
-    ``interactive`` False marks a click-free baseline: each ``CropResult.ious`` is then (1,).
+    ``interactive`` False marks a click-free baseline (tile protocol only): each
+    ``CropResult.ious`` is then (1,). ``protocol`` is one of ``PROTOCOLS``.
     """
 
     name: str
@@ -81,17 +100,34 @@ class ModelEvaluation:
     max_clicks: int
     results: tuple[CropResult, ...]
     empty_dropped: dict[str, int]
+    protocol: str = "tile"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; expected one of {PROTOCOLS}")
+        if not self.interactive and self.protocol != "tile":
+            raise ValueError(f"the {self.protocol} protocol needs an interactive model")
 
     def metrics(self) -> dict[str, object]:
-        """{"overall": block, "per_city": {city: block}}, blocks keyed by ``metric_keys``."""
-        return summarize_model(
-            [r.ious for r in self.results],
-            [r.seconds_per_click for r in self.results],
-            [r.city for r in self.results],
-            self.empty_dropped,
-            self.interactive,
-            self.max_clicks,
-        )
+        """{"protocol": name, "overall": block, "per_city": {city: block}}, blocks keyed by
+        ``metric_keys(max_clicks, protocol)``."""
+        width = self.max_clicks if self.interactive else 1
+        ious = np.array([r.ious for r in self.results], dtype=np.float64).reshape(-1, width)
+        seconds = np.array([r.seconds_per_click for r in self.results], dtype=np.float64)
+
+        def block(rows: np.ndarray, dropped: int) -> dict[str, object]:
+            if not self.interactive:
+                return summarize_no_clicks(ious[rows, 0], seconds[rows], dropped, self.max_clicks)
+            if self.protocol == "object":
+                crops = len({self.results[i].crop_id for i in rows})
+                return summarize_objects(ious[rows], seconds[rows], crops, dropped)
+            if self.protocol == "relabel":
+                start = np.array([self.results[i].start_iou for i in rows], dtype=np.float64)
+                return summarize_relabel(start, ious[rows], seconds[rows], dropped)
+            return summarize_interactive(ious[rows], seconds[rows], dropped)
+
+        cities = [r.city for r in self.results]
+        return {"protocol": self.protocol, **summarize_by_city(cities, self.empty_dropped, block)}
 
 
 def evaluate_sample(
@@ -100,10 +136,14 @@ def evaluate_sample(
     predictor: Predictor,
     max_clicks: int = 20,
     pred_thr: float = PRED_THRESHOLD,
+    start_mask: np.ndarray | None = None,
 ) -> SampleResult:
     """Run ``max_clicks`` simulated clicks on one image through ``predictor``.
 
     image: HxWx3 uint8 RGB; gt_mask: HxW int/bool (1 object, -1 ignored, else background).
+    start_mask: optional HxW bool/{0,1} mask the prediction starts from (given to the predictor
+    as the previous mask of the first click, ``Predictor.set_prev_mask``); the first click then
+    goes to the largest error of this mask. None starts from an empty mask.
     Clicks are in pixel (y, x) of ``image``. ``seconds_per_click`` covers set_image, clicker,
     prediction and IoU, divided by ``max_clicks``.
     """
@@ -115,6 +155,9 @@ def evaluate_sample(
     start = time.perf_counter()
     predictor.set_image(image)
     pred_mask = np.zeros(gt.shape, dtype=bool)
+    if start_mask is not None:
+        pred_mask = np.asarray(start_mask).astype(bool)
+        predictor.set_prev_mask(pred_mask)
     clicks: list[Click] = []
     ious = np.empty(max_clicks, dtype=np.float64)
     with torch.no_grad():
@@ -163,37 +206,52 @@ def evaluate_without_clicks(
 
 
 def select_crops(
-    data_dir: Path,
+    data_dirs: Path | Sequence[Path],
     split: str = "test",
     cities: Sequence[str] | None = None,
     limit: int | None = None,
     per_city: int | None = None,
 ) -> CropSelection:
-    """The crops of ``split`` (and ``cities``) listed in ``data_dir/manifest.csv``, empties dropped.
+    """The crops of ``split`` (and ``cities``) listed in each folder's ``manifest.csv``, empties
+    dropped.
 
+    data_dirs: one ``isegsat-prepare`` folder or several (their manifests are read in the order
+    given, as one list; each must have ``split``; crop ids must be unique across them). A city is a
+    set's name in real-data manifests, so several set folders give one city per set.
     Emptiness is read from the mask PNG (no pixel > 0). With ``limit`` the first ``limit``
     non-empty crops in manifest order are kept and ``empty_dropped`` counts the empty crops met
     before the last of them. ``per_city`` keeps at most that many non-empty crops of each city
     (the first in manifest order): a quick run that still covers every city. Raises
     EvaluationDataError naming what is wrong.
     """
-    rows = _read_manifest(Path(data_dir))
-    splits = sorted({row["split"] for row in rows})
-    if split not in splits:
-        raise EvaluationDataError(f"unknown split {split!r}; the manifest has {splits}")
-    rows = [row for row in rows if row["split"] == split]
+    folders = [Path(data_dirs)] if isinstance(data_dirs, str | Path) else list(map(Path, data_dirs))
+    rows: list[tuple[Path, dict[str, str]]] = []
+    for folder in folders:
+        manifest_rows = _read_manifest(folder)
+        splits = sorted({row["split"] for row in manifest_rows})
+        if split not in splits:
+            raise EvaluationDataError(
+                f"unknown split {split!r} in {folder}; the manifest has {splits}"
+            )
+        rows += [(folder, row) for row in manifest_rows if row["split"] == split]
+    ids = Counter(row["crop_id"] for _, row in rows)
+    repeated = sorted(crop_id for crop_id, n in ids.items() if n > 1)
+    if repeated:
+        raise EvaluationDataError(
+            f"crop ids {repeated[:3]} appear more than once in the data folders"
+        )
     if cities:
-        known = sorted({row["city"] for row in rows})
+        known = sorted({row["city"] for _, row in rows})
         unknown = sorted(set(cities) - set(known))
         if unknown:
             raise EvaluationDataError(
                 f"unknown cities {unknown} in split {split!r}; it has {known}"
             )
-        rows = [row for row in rows if row["city"] in set(cities)]
+        rows = [(folder, row) for folder, row in rows if row["city"] in set(cities)]
     kept: list[Crop] = []
     dropped: Counter[str] = Counter()
     kept_per_city: Counter[str] = Counter()
-    for crop in _crops(Path(data_dir), rows):
+    for crop in _crops(rows):
         if per_city is not None and kept_per_city[crop.city] >= per_city:
             continue
         if not np.any(read_mask(crop.mask)):
@@ -204,6 +262,12 @@ def select_crops(
         if limit is not None and len(kept) >= limit:
             break
     return CropSelection(tuple(kept), dict(sorted(dropped.items())))
+
+
+def crop_rng(seed: int, crop_id: str) -> np.random.Generator:
+    """The random generator of one crop: depends on ``seed`` and ``crop_id`` only (CRC-32 of the
+    id), so a protocol's random choices are the same for every model and every run."""
+    return np.random.default_rng([seed, zlib.crc32(crop_id.encode("utf-8"))])
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -268,8 +332,8 @@ def _read_manifest(data_dir: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def _crops(data_dir: Path, rows: Sequence[dict[str, str]]) -> Iterator[Crop]:
-    for row in rows:
+def _crops(rows: Sequence[tuple[Path, dict[str, str]]]) -> Iterator[Crop]:
+    for data_dir, row in rows:
         crop = Crop(row["crop_id"], row["city"], data_dir / row["image"], data_dir / row["mask"])
         for path in (crop.image, crop.mask):
             if not path.is_file():

@@ -46,6 +46,12 @@ CancelHook = Callable[[], bool]
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 LAYER_NAME = "footprints"
+# The minimum building area the app's export dialog and isegsat-export start from, m² (the
+# Python API drops nothing unless asked).
+DEFAULT_MIN_AREA_M2 = 2.0
+# GeoPackage 1.3: what GDAL 3.6 (QGIS LTR) and older read without a warning (GDAL ≥ 3.7
+# would write 1.4, which those call an unrecognized version).
+GPKG_VERSION = "1.3"
 # Features buffered before an append to the output file.
 _WRITE_BATCH = 5000
 _PYOGRIO_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError)
@@ -192,11 +198,13 @@ def export_footprints(
     """Polygonize the mask (or a window of it) into building footprints and write them.
 
     driver: "GPKG", "ESRI Shapefile" or "GeoJSON"; None = from the suffix (.gpkg, .shp,
-    .geojson/.json). Buildings below `min_area_m2` are dropped, outlines simplified with
-    `simplify` map units, optionally regularised to right angles (fits with IoU < min_iou are
-    rejected). Attributes: id, area_m2, perimeter_m (Shapefile: perim_m), true ground metres for
-    any CRS. GeoJSON is written in EPSG:4326 (RFC 7946). A raster without CRS gives a GeoWarning
-    and coordinates in its transform's units (pixels), with no .prj.
+    .geojson/.json). Outlines are simplified with `simplify` map units, optionally regularised to
+    right angles (fits with IoU < min_iou are rejected); then every polygon (each part of one
+    that came apart) below `min_area_m2` is dropped, so the minimum holds for what is written.
+    Attributes: id, area_m2, perimeter_m (Shapefile: perim_m), true ground metres for any CRS.
+    GeoJSON is written in EPSG:4326 (RFC 7946), GeoPackages as version 1.3 (read without warnings
+    by GDAL 3.6). A raster without CRS gives a GeoWarning and coordinates in its transform's
+    units (pixels), with no .prj.
     Raises ExportError (ExportCancelled on cancel); no partial file is left.
     """
     out_path = Path(out_path)
@@ -246,11 +254,10 @@ def _finish(
     min_iou: float,
     grid: RasterGrid,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Filter by area, simplify, regularise; return (geometries, area_m2, perimeter_m)."""
+    """Simplify, regularise, split into single polygons, drop those below `min_area_m2`; return
+    (polygons, area_m2, perimeter_m)."""
     if geometries.size == 0:
         return geometries, np.zeros(0), np.zeros(0)
-    areas, _ = meter.measure(geometries)
-    geometries = geometries[areas >= min_area_m2]
     if simplify > 0:
         geometries = shapely.simplify(geometries, simplify, preserve_topology=True)
     if regularize:
@@ -259,10 +266,12 @@ def _finish(
         geometries = np.asarray(
             [regularize_polygon(g, tolerance, min_iou) for g in geometries], dtype=object
         )
-    keep = ~shapely.is_empty(geometries) if geometries.size else np.zeros(0, bool)
-    geometries = geometries[keep]
+    geometries = shapely.get_parts(geometries)  # a multi-part result counts part by part
+    geometries = geometries[shapely.get_type_id(geometries) == 3]  # polygons only
+    geometries = geometries[~shapely.is_empty(geometries)]
     areas, perimeters = meter.measure(geometries)
-    return geometries, areas, perimeters
+    keep = areas >= min_area_m2
+    return geometries[keep], areas[keep], perimeters[keep]
 
 
 class _FeatureWriter:
@@ -331,6 +340,7 @@ class _FeatureWriter:
             )
         ids = np.arange(self.count + 1, self.count + geometries.size + 1, dtype=np.int64)
         layer_options = {"RFC7946": "YES"} if self.driver == "GeoJSON" else None
+        dataset_options = {"VERSION": GPKG_VERSION} if self.driver == "GPKG" else None
         with warnings.catch_warnings():
             # No CRS was already reported as a GeoWarning; pyogrio would repeat it per batch.
             warnings.filterwarnings("ignore", message="'crs' was not provided")
@@ -346,6 +356,7 @@ class _FeatureWriter:
                 crs=self.crs_name,
                 append=self._created,
                 layer_options=None if self._created else layer_options,
+                dataset_options=None if self._created else dataset_options,
             )
         self._created = True
         self.count += geometries.size

@@ -1,7 +1,7 @@
 """`isegsat-export`: export a building mask GeoTIFF as a mask GeoTIFF or footprint polygons.
 
 isegsat-export MASK.tif --to OUT.gpkg|.shp|.geojson|.tif [--simplify M] [--regularize]
-               [--min-area M2] [--window col,row,w,h] [--values 255|1]
+               [--min-area M2 (default 2)] [--window col,row,w,h] [--values 255|1]
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from pathlib import Path
 from rasterio.windows import Window
 
 from isegsat.app.geo.errors import ExportError, GeoWarning
-from isegsat.app.geo.export import DRIVERS, export_footprints, export_mask_geotiff
+from isegsat.app.geo.export import (
+    DEFAULT_MIN_AREA_M2,
+    DRIVERS,
+    export_footprints,
+    export_mask_geotiff,
+)
 from isegsat.app.geo.polygonize import DEFAULT_BLOCK
 from isegsat.app.geo.regularize import DEFAULT_MIN_IOU
 
@@ -35,11 +40,21 @@ def parse_window(text: str) -> Window:
     return Window(col, row, width, height)
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default, except the empty ones (None, off switches)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isegsat-export",
         description="Export a building mask (GeoTIFF, > 0 = building) as a mask GeoTIFF or as "
         "footprint polygons (GeoPackage, Shapefile, GeoJSON in WGS84).",
+        formatter_class=DefaultsFormatter,
     )
     parser.add_argument("mask", type=Path, help="mask raster, e.g. a label layer GeoTIFF")
     parser.add_argument(
@@ -49,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="output: .gpkg, .shp, .geojson (footprints) or .tif (mask)",
     )
     parser.add_argument(
-        "--simplify", type=float, default=0.0, help="simplification tolerance, map units"
+        "--simplify",
+        type=float,
+        default=0.0,
+        help="Douglas-Peucker tolerance, map units of the mask's CRS (0 = exact pixel outlines)",
     )
     parser.add_argument(
         "--regularize", action="store_true", help="square building outlines to right angles"
@@ -61,10 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the original outline when the regularised fit has a lower IoU",
     )
     parser.add_argument(
-        "--min-area", type=float, default=0.0, help="drop buildings smaller than this, m²"
+        "--min-area",
+        type=float,
+        default=DEFAULT_MIN_AREA_M2,
+        help="drop footprints smaller than this after simplifying/regularising, m² (as the app)",
     )
     parser.add_argument(
-        "--window", type=parse_window, default=None, help="export only col,row,width,height"
+        "--window",
+        type=parse_window,
+        default=None,
+        help="export only col,row,width,height (pixels); default: the whole mask",
     )
     parser.add_argument(
         "--values", type=int, choices=(255, 1), default=255, help="mask GeoTIFF building value"

@@ -11,7 +11,13 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
-from fixtures_dialogs import BUILDINGS, SCENE_TRANSFORM, labelled_layer, write_scene
+from fixtures_dialogs import (
+    BUILDINGS,
+    SCENE_TRANSFORM,
+    labelled_layer,
+    redirected_settings,
+    write_scene,
+)
 from PySide6.QtWidgets import QDialog, QMessageBox
 from rasterio.crs import CRS
 from rasterio.windows import Window
@@ -226,3 +232,17 @@ def test_label_layer_edits_are_exported_unsaved(scene) -> None:
     outcome = run_export(ExportRequest(ExportFormat.GPKG, out / "fp.gpkg"), layer)
     assert outcome.features == 2
     assert isinstance(layer, LabelLayer)
+
+
+def test_the_dialog_remembers_the_last_format_and_folder(qtbot, monkeypatch, scene) -> None:
+    source, layer, out = scene
+    settings = redirected_settings(out.parent)
+    fresh = ExportDialog(source, None)
+    assert fresh.chosen_format() is ExportFormat.MASK_255
+    assert Path(fresh.output.text()) == source.path.with_name("scene_buildings.tif")
+    _accept_with(monkeypatch, ExportFormat.GPKG, out / "fp.gpkg")
+    assert run_export_dialog(None, layer, source, settings=settings) == out / "fp.gpkg"
+    assert settings.export_format is ExportFormat.GPKG and settings.export_folder == out
+    again = ExportDialog(source, None, None, settings.export_format, settings.export_folder)
+    assert again.chosen_format() is ExportFormat.GPKG
+    assert Path(again.output.text()) == out / "scene_footprints.gpkg"

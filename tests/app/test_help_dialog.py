@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
-from isegsat.app.help_dialog import shortcut_rows, show_shortcuts
+from isegsat.app.help_dialog import MOUSE_ROWS, shortcut_rows, show_shortcuts
 
 
 def _window_with_actions(qtbot) -> tuple[QMainWindow, list[QAction]]:
@@ -39,6 +39,8 @@ def test_dialog_table_follows_a_changed_shortcut(qtbot) -> None:
     table = dialog.table
     cells = [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
     assert ("Accept tile", "Ctrl+Shift+A") in cells
-    assert table.rowCount() == 2
+    assert cells[: len(MOUSE_ROWS)] == list(MOUSE_ROWS)  # the mouse bindings come first
+    assert ("Building here (positive click)", "Left click") in cells
+    assert table.rowCount() == len(MOUSE_ROWS) + 2
     assert dialog.isVisible() and not dialog.isModal()
     dialog.close()

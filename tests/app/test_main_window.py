@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from fakes.models import BrightNearClicks
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 from rasterio.windows import Window
 
 from isegsat.app.annotation import Mode
-from isegsat.app.inference_worker import InferenceWorker
+from isegsat.app.inference_worker import WARM_UP_SIZE, InferenceWorker
 from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import AppSettings
 
@@ -210,13 +211,17 @@ def test_tile_navigation_and_threshold_slider(qtbot, window, scene):
 def test_export_and_shortcuts_are_wired(qtbot, window, scene, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "isegsat.app.window_dialogs.run_export_dialog", lambda *args: calls.append(args)
+        "isegsat.app.window_dialogs.run_export_dialog",
+        lambda *args, settings: calls.append(args) or scene.path.with_name("out.gpkg"),
     )
     window.open_image(scene.path)
     window.named_actions["export"].trigger()
     parent, labels, source, tile = calls[0]
     assert labels is window.document.labels and source is window.document.source
     assert (tile.col_off, tile.row_off, tile.width, tile.height) == (0, 0, 192, 160)
+    written = scene.path.with_name("out.gpkg")
+    assert window.statusBar().currentMessage() == f"Exported to {written}"
+    assert not window.status.open_folder.isHidden() and window.status.folder == written.parent
     shown = []
     monkeypatch.setattr(
         "isegsat.app.window_dialogs.show_shortcuts", lambda parent, actions: shown.extend(actions)
@@ -244,3 +249,167 @@ def test_restarting_from_a_mask_replaces_the_labels_of_the_open_image(qtbot, win
     window.save()
     with rasterio.open(window.document.labels.path) as saved:
         assert (saved.read(1) > 0).sum() == h2 * w2
+
+
+# ---------------------------------------------------------------------- feedback (issue 11)
+SEEN_SHAPES: list[tuple[int, int]] = []  # outside the model: Predictor works on a fused copy
+
+
+class RecordingModel(BrightNearClicks):
+    def forward(self, image, points):
+        SEEN_SHAPES.append(tuple(image.shape[-2:]))
+        return super().forward(image, points)
+
+
+def test_a_text_file_named_pth_ends_the_loading_state_and_says_what_it_is(
+    qtbot, window, errors, tmp_path: Path
+):
+    notes = tmp_path / "notes.pth"
+    notes.write_text("model weights: see the wiki\n")
+    with qtbot.waitSignal(window.worker.failed, timeout=RESULT_TIMEOUT_MS):
+        window.load_model(notes)
+    assert window.status.busy.isHidden()  # no busy bar left spinning
+    assert window.status.device.text() == "BrightNearClicks on CPU"  # the model still in use
+    title, text = errors[-1]
+    assert title == "Cannot load the model" and "notes.pth is a text file" in text
+    assert "weights_only" not in text
+
+
+def test_loading_a_model_warms_it_up_with_one_pass(qtbot, errors):
+    SEEN_SHAPES.clear()
+    win = MainWindow(AppSettings(), worker=InferenceWorker(zoom_in=False, flip=False))
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(win.worker.model_ready, timeout=RESULT_TIMEOUT_MS):
+            win.load_model(model=RecordingModel().eval())
+        assert SEEN_SHAPES == [(WARM_UP_SIZE, WARM_UP_SIZE)]  # before any click
+    finally:
+        win.shutdown()
+
+
+def test_a_pending_prediction_is_marked_on_the_target_and_in_the_status_bar(qtbot, window, scene):
+    window.open_image(scene.path)
+    row, col, h, w = scene.buildings[0]
+    with qtbot.waitSignal(window.controller.result_applied, timeout=RESULT_TIMEOUT_MS):
+        window.controller.click(row + h // 2, col + w // 2, True)
+        assert window.controller.target.busy and not window.status.predicting.isHidden()
+    assert not window.controller.target.busy and window.status.predicting.isHidden()
+    assert window.status.latency.text().startswith("last click ")
+
+
+def test_tile_progress_survives_a_crash(qtbot, window, scene, tmp_path: Path, monkeypatch):
+    window.panel.tile_size.setValue(64)
+    window.open_image(scene.path)
+    window.named_actions["accept"].trigger()  # tile 1 done, on to tile 2
+    window.named_actions["next_tile"].trigger()  # tile 3, not done
+    session = window.controller.session
+    assert session.done == {0} and session.tile_index == 2
+    assert window.navigator.done_tiles.boxes == (session.grid.box(0),)
+    # kill -9 now: what is on disk is all that is left; copy it to a fresh folder
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for path in scene.path.parent.iterdir():
+        (crashed / path.name).write_bytes(path.read_bytes())
+    window.panel.tile_size.setValue(500)  # the new session's preference differs
+    monkeypatch.setattr(window.dialogs, "ask_recovery", lambda path: True)
+    assert window.open_image(crashed / scene.path.name)
+    restored = window.controller.session
+    assert restored.grid.size == 64 and window.panel.tile_size.value() == 64
+    assert restored.done == {0} and restored.tile_index == 2
+    assert window.panel.progress.format() == "1 / 9"
+    assert window.navigator.done_tiles.boxes == (restored.grid.box(0),)
+
+
+def test_a_plain_click_outside_the_tile_says_how_to_move_and_ctrl_click_moves(
+    qtbot, window, scene, monkeypatch
+):
+    window.panel.tile_size.setValue(64)
+    window.open_image(scene.path)
+    session = window.controller.session
+    window.canvas.fit()
+    pos = window.canvas.mapFromScene(QPointF(100.5, 100.5))  # tile 5 (0-based 4)
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert session.tile_index == 0 and session.target is None and not session.pending
+    assert "outside the framed tile" in window.statusBar().currentMessage()
+    qtbot.mouseClick(
+        window.canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+        pos,
+    )  # fmt: skip
+    assert session.tile_index == 4 and session.target is None
+    monkeypatch.setattr("isegsat.app.tile_navigator.QInputDialog.getInt", lambda *args: (8, True))
+    window.named_actions["goto_tile"].trigger()
+    assert session.tile_index == 7
+    window.named_actions["accept"].trigger()  # tile 8 done, on to tile 9
+    window.named_actions["next_undone"].trigger()
+    assert session.tile_index == 0  # wraps round to the first tile not done
+
+
+def test_ctrl_s_says_where_the_labels_went(qtbot, window, scene):
+    window.open_image(scene.path)
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    path = window.document.labels.path
+    assert window.statusBar().currentMessage() == f"Labels saved to {path}"
+    assert not window.status.open_folder.isHidden() and window.status.folder == path.parent
+
+
+def test_brush_steps_are_symmetric(qtbot, window):
+    brush = window.canvas.brush
+    assert brush.radius == 8
+    sizes = []
+    for _ in range(3):
+        window.named_actions["brush_bigger"].trigger()
+        sizes.append(brush.radius)
+    for _ in range(3):
+        window.named_actions["brush_smaller"].trigger()
+        sizes.append(brush.radius)
+    assert sizes == [10, 12, 16, 12, 10, 8]
+
+
+def test_undoing_an_accept_zooms_back_onto_its_tile(qtbot, window, scene):
+    window.panel.tile_size.setValue(64)
+    window.open_image(scene.path)
+    window.named_actions["accept"].trigger()
+    session = window.controller.session
+    assert session.tile_index == 1
+    window.named_actions["undo"].trigger()
+    centre = window.canvas.mapToScene(window.canvas.viewport().rect().center())
+    assert session.tile_index == 0 and session.tile_box.contains(centre.y(), centre.x())
+
+
+def test_open_starts_in_the_last_images_folder(qtbot, window, scene, monkeypatch):
+    window.open_image(scene.path)
+    asked = []
+    monkeypatch.setattr(
+        "isegsat.app.window_dialogs.QFileDialog.getOpenFileName",
+        lambda parent, title, folder, filter: asked.append(folder) or ("", ""),
+    )
+    window.named_actions["open_image"].trigger()
+    assert asked == [str(scene.path.parent)]
+
+
+def test_the_model_picker_stays_on_the_toolbar_at_1280_px(qtbot, window):
+    window.resize(1280, 860)
+    qtbot.waitUntil(lambda: window.picker.isVisible(), timeout=RESULT_TIMEOUT_MS)
+
+
+class FailsAfterWarmUp(BrightNearClicks):
+    """Answers the warm-up pass, then fails every prediction (a model that breaks in use)."""
+
+    def forward(self, image, points):
+        SEEN_SHAPES.append(tuple(image.shape[-2:]))
+        if len(SEEN_SHAPES) > 1:
+            raise RuntimeError("the model broke")
+        return super().forward(image, points)
+
+
+def test_a_failed_prediction_ends_the_busy_marks(qtbot, window, errors, scene):
+    SEEN_SHAPES.clear()
+    with qtbot.waitSignal(window.worker.model_ready, timeout=RESULT_TIMEOUT_MS):
+        window.load_model(model=FailsAfterWarmUp().eval())
+    window.open_image(scene.path)
+    with qtbot.waitSignal(window.worker.failed, timeout=RESULT_TIMEOUT_MS):
+        window.controller.click(30, 30, True)
+        assert window.controller.target.busy
+    assert not window.controller.target.busy and window.status.predicting.isHidden()
+    assert not window.controller.session.pending
+    assert errors[-1] == ("Prediction failed", "the model broke")

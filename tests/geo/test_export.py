@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,26 @@ def test_min_area_simplify_and_regularize(tmp_path: Path, mask_utm: Path) -> Non
         edges = np.diff(xy, axis=0)
         assert np.all((np.abs(edges[:, 0]) < 1e-6) | (np.abs(edges[:, 1]) < 1e-6))
     assert sorted(len(g.exterior.coords) for g in geometries) == [5, 7]  # rectangle and L
+
+
+def test_min_area_applies_to_the_simplified_outlines(tmp_path: Path) -> None:
+    mask = np.zeros((60, 60), np.uint8)
+    mask[40:50, 40:50] = 255  # 25 m² block
+    for i in range(30):  # a staircase sliver of 60 px (15 m²) that simplifies to 7.5 m²
+        mask[5 + i, 5 + i : 7 + i] = 255
+    path = write_raster(tmp_path / "sliver.tif", mask)
+    kept = export_footprints(path, tmp_path / "all.gpkg", simplify=1.0)
+    assert sorted(_read(kept.path)[2]["area_m2"]) == pytest.approx([7.5, 25.0])
+    result = export_footprints(path, tmp_path / "out.gpkg", min_area_m2=10.0, simplify=1.0)
+    _, geometries, fields = _read(result.path)
+    assert result.count == 1 and list(fields["area_m2"]) == pytest.approx([25.0])
+
+
+def test_geopackages_are_version_1_3_for_gdal_3_6(tmp_path: Path, mask_utm: Path) -> None:
+    path = export_footprints(mask_utm, tmp_path / "out.gpkg").path
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (10300,)
+        assert db.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # 'GPKG'
 
 
 def test_geojson_is_wgs84_and_shapefile_has_prj_and_short_fields(

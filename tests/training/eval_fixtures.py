@@ -63,7 +63,8 @@ class RedRoofOracle(nn.Module):
 def write_prepared_dir(root: Path, crops: list[dict]) -> Path:
     """An ``isegsat-prepare`` output folder: PNG crops and manifest.csv, in list order.
 
-    crops[i]: {"crop_id", "city", "split", "image" HxWx3 uint8 RGB, "mask" HxW {0,1}}.
+    crops[i]: {"crop_id", "city", "split", "image" HxWx3 uint8 RGB, "mask" HxW {0,1}}; crop ids
+    end in ``_r<row>_c<col>`` (the part before is the tile, which may hold '_').
     """
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
@@ -72,7 +73,7 @@ def write_prepared_dir(root: Path, crops: list[dict]) -> Path:
         crop_id = crop["crop_id"]
         cv2.imwrite(str(root / "images" / f"{crop_id}.png"), crop["image"][:, :, ::-1])
         cv2.imwrite(str(root / "masks" / f"{crop_id}.png"), crop["mask"].astype(np.uint8) * 255)
-        tile, row, col = crop_id.split("_")
+        tile, row, col = crop_id.rsplit("_", 2)
         rows.append(
             {
                 "crop_id": crop_id,
@@ -123,6 +124,35 @@ def small_city_set(size: int = 64) -> list[dict]:
                 "split": split,
                 "image": scene.image,
                 "mask": scene.mask.astype(np.int32),
+            }
+        )
+    return crops
+
+
+class PrevMaskEcho(nn.Module):
+    """Test double with RITM's model interface that returns its previous-mask channel as the
+    prediction (ignores the image and the clicks): shows what mask a predictor started from."""
+
+    with_prev_mask = True
+    norm_radius = 5
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"instances": (image[:, 3:4] - 0.5) * 100.0}
+
+
+def real_set_crops(name: str, shapes: list[tuple[int, int]], seed: int = 0) -> list[dict]:
+    """Crops of a prepared real set (``city`` = the set's name, split ``val``, the last one
+    ``train``), of the given (height, width) shapes: non-square, not 500², with buildings."""
+    crops = []
+    for index, (height, width) in enumerate(shapes):
+        image, mask = aerial_crop(seed + index, size=max(height, width), buildings=3)
+        crops.append(
+            {
+                "crop_id": f"{name}_img{index}_r0_c0",
+                "city": name,
+                "split": "train" if index == len(shapes) - 1 else "val",
+                "image": np.ascontiguousarray(image[:height, :width]),
+                "mask": np.ascontiguousarray(mask[:height, :width]),
             }
         )
     return crops

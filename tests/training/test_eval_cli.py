@@ -8,7 +8,7 @@ import re
 
 import pytest
 import torch
-from eval_fixtures import small_city_set, write_prepared_dir
+from eval_fixtures import real_set_crops, small_city_set, write_prepared_dir
 from matplotlib.image import imread
 
 from isegsat.inference import build_model, save_checkpoint
@@ -53,6 +53,8 @@ def test_metrics_json_holds_exactly_the_contract_keys(report):
     out, _ = report
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == ["itermask", "baseline"]
+    assert list(metrics["itermask"]) == ["protocol", "overall", "per_city"]
+    assert metrics["itermask"]["protocol"] == "tile"
     overall = metrics["itermask"]["overall"]
     assert tuple(overall) == metric_keys(20)
     assert (overall["crops"], overall["empty_dropped"]) == (4, 1)
@@ -87,6 +89,7 @@ def test_two_checkpoints_give_one_table_with_two_rows(report):
     assert re.match(r"\| itermask \| \d+\.\d\d \| \d+\.\d\d \| [01]\.\d{3} \| ", rows[0])
     assert rows[1].startswith("| baseline (no clicks) | — | — | — | ")
     assert table1.strip() in stdout
+    assert stdout.startswith("# Interactive segmentation evaluation: tile protocol")
 
 
 def test_csv_files_and_figures(report):
@@ -197,3 +200,102 @@ def test_limit_must_be_positive(prepared, checkpoints, tmp_path, capsys):
             ]
         )
     assert "must be >= 1" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def real_sets(tmp_path_factory):
+    """Two prepared real sets with small non-square crops, held out as ``val``."""
+    root = tmp_path_factory.mktemp("real")
+    crowdai = real_set_crops("crowdai", [(40, 56), (48, 48), (48, 48)], seed=10)
+    dubai = real_set_crops("dubai_hitl", [(56, 44), (36, 60), (48, 48)], seed=20)
+    return write_prepared_dir(root / "crowdai", crowdai), write_prepared_dir(root / "dubai", dubai)
+
+
+def run_quietly(argv):
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(argv) == 0
+    return stdout.getvalue()
+
+
+def test_several_data_folders_val_split_reported_per_set(real_sets, checkpoints, tmp_path):
+    out = tmp_path / "report"
+    args = ["--checkpoint", str(checkpoints[0]), "--data", *map(str, real_sets)]
+    run_quietly([*args, "--split", "val", "--out", str(out), "--max-clicks", "3", *FAST])
+
+    model = json.loads((out / "metrics.json").read_text())["itermask"]
+    assert model["protocol"] == "tile"
+    assert list(model["per_city"]) == ["crowdai", "dubai_hitl"]
+    assert [b["crops"] for b in model["per_city"].values()] == [2, 2]
+    assert model["overall"]["crops"] == 4
+    assert tuple(model["overall"]) == metric_keys(3)
+    with (out / "per_sample.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["crop_id"] for r in rows} == {
+        "crowdai_img0_r0_c0",
+        "crowdai_img1_r0_c0",
+        "dubai_hitl_img0_r0_c0",
+        "dubai_hitl_img1_r0_c0",
+    }
+    assert {r["protocol"] for r in rows} == {"tile"}
+
+
+def test_object_protocol_end_to_end(real_sets, checkpoints, tmp_path):
+    out = tmp_path / "report"
+    args = ["--checkpoint", str(checkpoints[0]), "--data", *map(str, real_sets)]
+    args += ["--split", "val", "--out", str(out), "--protocol", "object", "--per-city", "1"]
+    stdout = run_quietly([*args, "--max-objects-per-crop", "1", "--max-clicks", "3", *FAST])
+
+    model = json.loads((out / "metrics.json").read_text())["itermask"]
+    assert model["protocol"] == "object"
+    overall = model["overall"]
+    assert tuple(overall) == metric_keys(3, "object")
+    assert overall["objects"] == overall["crops"] == 2  # one building of one crop per set
+    assert len(overall["mIoU_per_click"]) == 3
+    assert 1.0 <= overall["NoC3@80"] <= overall["NoC3@90"] <= 3.0
+    assert 0.0 <= overall["IoU@1"] <= 1.0 and 0.0 <= overall["IoU@3"] <= 1.0
+    assert [b["objects"] for b in model["per_city"].values()] == [1, 1]
+    assert stdout.startswith("# Interactive segmentation evaluation: object protocol")
+    assert "| Model | NoC3@80 | NoC3@85 | NoC3@90 | >=3@85 | IoU@1 | IoU@3 |" in stdout
+    with (out / "per_sample.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == overall["objects"]
+    assert all(r["object"] != "" and r["iou_3"] != "" for r in rows)
+    assert "- max objects per crop: 1" in (out / "table.md").read_text()
+
+
+def test_relabel_protocol_end_to_end_and_reproducible(real_sets, checkpoints, tmp_path):
+    def relabel(out, seed, clicks):
+        args = ["--checkpoint", str(checkpoints[0]), "--data", str(real_sets[0]), "--limit", "1"]
+        args += ["--split", "val", "--out", str(out), "--protocol", "relabel"]
+        run_quietly([*args, "--max-clicks", str(clicks), "--seed", str(seed), *FAST])
+        return json.loads((out / "metrics.json").read_text())["itermask"]
+
+    first = relabel(tmp_path / "a", seed=3, clicks=3)
+    assert first["protocol"] == "relabel"
+    overall = first["overall"]
+    assert tuple(overall) == metric_keys(3, "relabel")
+    assert 0.0 < overall["IoU@0"] < 1.0
+    assert overall["IoU_gain@3"] == pytest.approx(overall["mIoU_per_click"][2] - overall["IoU@0"])
+    assert 0.0 <= overall["worsening_click_share"] <= 1.0
+    assert relabel(tmp_path / "b", seed=3, clicks=1)["overall"]["IoU@0"] == overall["IoU@0"]
+    with (tmp_path / "a" / "per_sample.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert float(rows[0]["iou_0"]) > 0 and "NoC@85" in rows[0] and "NoC@80" not in rows[0]
+    table = (tmp_path / "a" / "table.md").read_text()
+    assert table.startswith("# Interactive segmentation evaluation: relabel protocol")
+    assert "- seed: 3" in table
+
+
+def test_baseline_is_refused_outside_the_tile_protocol(real_sets, checkpoints, tmp_path, capsys):
+    args = ["--checkpoint", str(checkpoints[1]), "--data", str(real_sets[0]), "--split", "val"]
+    assert main([*args, "--out", str(tmp_path / "r"), "--protocol", "relabel", *FAST]) == 2
+    assert "needs an interactive one" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_same_folder_twice_is_refused(real_sets, checkpoints, tmp_path, capsys):
+    folder = str(real_sets[0])
+    args = ["--checkpoint", str(checkpoints[0]), "--data", folder, folder, "--split", "val"]
+    assert main([*args, "--out", str(tmp_path / "r"), *FAST]) == 2
+    assert "more than once" in capsys.readouterr().err

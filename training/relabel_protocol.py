@@ -1,0 +1,61 @@
+"""The relabelling protocol: the tile protocol started from an imperfect label of the crop.
+
+The mission is to relabel tiles whose labels miss buildings, hold phantom ones and are shifted.
+Per crop, ``perturb_label`` damages the true mask with a generator seeded from ``seed`` and the
+crop id (``crop_rng``: every model and every run gets the same label); that label is both the
+predictor's previous mask before the first click (``Predictor.set_prev_mask``) and the mask the
+evaluation clicker corrects first. The label's IoU with the truth is IoU@0; then the clicks run as
+in the tile protocol (``evaluate_sample``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from isegsat.inference import Predictor
+from isegsat.training.evaluation import (
+    PRED_THRESHOLD,
+    Crop,
+    CropResult,
+    crop_rng,
+    evaluate_sample,
+    read_image,
+    read_mask,
+)
+from isegsat.training.label_noise import perturb_label
+from isegsat.training.metrics import DEFAULT_MAX_CLICKS, iou
+
+
+def starting_label(gt_mask: np.ndarray, seed: int, crop_id: str) -> np.ndarray:
+    """HxW uint8 {0, 1} imperfect label of a crop: ``perturb_label`` of ``gt_mask`` (HxW, 1 =
+    building) with the crop's generator ``crop_rng(seed, crop_id)``."""
+    return perturb_label(np.asarray(gt_mask) == 1, crop_rng(seed, crop_id))
+
+
+def evaluate_crops_relabel(
+    crops: Sequence[Crop],
+    predictor: Predictor,
+    max_clicks: int = DEFAULT_MAX_CLICKS["relabel"],
+    seed: int = 0,
+    pred_thr: float = PRED_THRESHOLD,
+    desc: str = "relabel",
+) -> list[CropResult]:
+    """The relabel protocol on each crop (tqdm progress bar); ``start_iou`` holds IoU@0."""
+    results = []
+    for crop in tqdm(crops, desc=desc, unit="crop"):
+        image, gt = read_image(crop.image), read_mask(crop.mask)
+        label = starting_label(gt, seed, crop.crop_id)
+        sample = evaluate_sample(image, gt, predictor, max_clicks, pred_thr, start_mask=label)
+        results.append(
+            CropResult(
+                crop.crop_id,
+                crop.city,
+                sample.ious,
+                sample.seconds_per_click,
+                start_iou=iou(gt, label.astype(bool)),
+            )
+        )
+    return results
