@@ -11,7 +11,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "pytestqt", "shiboken6")
 QT_FREE_TREES = ("inference", "training", "app/geo")
-QT_FREE_APP_MODULES = ("app/annotation.py", "app/document.py")
+QT_FREE_APP_MODULES = (
+    "app/annotation.py",
+    "app/document.py",
+    "app/navigation.py",
+    "app/object_window.py",
+    "app/plain_errors.py",
+    "app/platform_check.py",
+    "app/tile_progress.py",
+)
 
 
 def _imported_modules(path: Path) -> list[str]:

@@ -17,24 +17,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from isegsat.inference import CheckpointError, Predictor, load_checkpoint, pick_device
-from isegsat.training.evaluation import (
-    PRED_THRESHOLD,
-    CropResult,
-    CropSelection,
-    EvaluationDataError,
-    ModelEvaluation,
-    evaluate_crops,
-    evaluate_crops_without_clicks,
-    select_crops,
-)
 from isegsat.training.metrics import DEFAULT_MAX_CLICKS, PROTOCOLS
-from isegsat.training.object_protocol import evaluate_crops_objects
-from isegsat.training.relabel_protocol import evaluate_crops_relabel
-from isegsat.training.report import TABLE_MD, write_report
+
+if TYPE_CHECKING:  # torch and the evaluation loop load after parsing: --help stays fast
+    import torch
+
+    from isegsat.training.evaluation import CropSelection, ModelEvaluation
 
 DEFAULT_MAX_OBJECTS_PER_CROP = 5
 
@@ -63,14 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="one or more folders written by isegsat-prepare (reported per city/set)",
     )
     parser.add_argument(
-        "--split", default="test", help="manifest split to evaluate (test; val for real sets)"
+        "--split",
+        default="test",
+        help="manifest split to evaluate: test (Inria, synthetic) or val (real sets) "
+        "(default: test)",
     )
     parser.add_argument(
         "--protocol",
         choices=PROTOCOLS,
         default="tile",
         help="tile: every building of a crop (the study's); object: one building in a window "
-        "about 3x its size; relabel: tile, starting from a seeded imperfect label (tile)",
+        "about 3x its size; relabel: tile, starting from a seeded imperfect label (default: tile)",
     )
     parser.add_argument("--out", required=True, type=Path, help="report folder to write")
     parser.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
@@ -99,13 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=DEFAULT_MAX_OBJECTS_PER_CROP,
         help="object protocol: at most N buildings per crop, a seeded choice "
-        f"({DEFAULT_MAX_OBJECTS_PER_CROP})",
+        f"(default: {DEFAULT_MAX_OBJECTS_PER_CROP})",
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="seed of the object choice and of the imperfect labels, mixed with each crop id (0)",
+        help="seed of the object choice and the imperfect labels, mixed with each crop id "
+        "(default: 0)",
     )
     return parser
 
@@ -113,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 with a one-line message on bad input."""
     args = build_parser().parse_args(argv)
+    from isegsat.inference import CheckpointError, pick_device
+    from isegsat.training.evaluation import PRED_THRESHOLD, EvaluationDataError, select_crops
+    from isegsat.training.report import TABLE_MD, write_report
+
     if args.max_clicks is None:
         args.max_clicks = DEFAULT_MAX_CLICKS[args.protocol]
     try:
@@ -167,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(path: Path) -> tuple[torch.nn.Module, bool]:
     """(model in eval mode, interactive?) from a checkpoint; RITM files are interactive."""
+    from isegsat.inference import CheckpointError, load_checkpoint
+
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     model, metadata = load_checkpoint(path)
@@ -181,6 +181,16 @@ def _evaluate(
     args: argparse.Namespace,
     device: torch.device,
 ) -> ModelEvaluation:
+    from isegsat.inference import Predictor
+    from isegsat.training.evaluation import (
+        CropResult,
+        ModelEvaluation,
+        evaluate_crops,
+        evaluate_crops_without_clicks,
+    )
+    from isegsat.training.object_protocol import evaluate_crops_objects
+    from isegsat.training.relabel_protocol import evaluate_crops_relabel
+
     crops, clicks = selection.crops, args.max_clicks
     results: list[CropResult]
     if not interactive:

@@ -17,9 +17,13 @@ from isegsat.training.config import (
     PRECISIONS,
     PRESETS,
     TARGETS,
+    TrainConfig,
     config_from_dict,
     load_config,
 )
+
+DEFAULTS = TrainConfig()
+"""The settings a run gets for options it does not give (shown in --help)."""
 
 RESUME_OVERRIDES = ("epochs", "max_iters", "workers", "val_every", "device", "precision")
 """Settings a resumed run may change; the others come from RUN_DIR/config.yaml."""
@@ -39,8 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="run folder (checkpoints, config.yaml, tb/)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--config", help="YAML file of settings (keys of TrainConfig)")
-    parser.add_argument("--preset", choices=PRESETS)
-    parser.add_argument("--arch", choices=ARCHS)
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        help="schedule and start: finetune a checkpoint, scratch, or the click-free baseline",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=ARCHS,
+        help="network for scratch/baseline; finetune takes the checkpoint's",
+    )
     parser.add_argument("--weights", help="RITM or isegsat checkpoint to start from")
     parser.add_argument("--backbone-weights", help="ImageNet HRNet state dict (scratch/baseline)")
     parser.add_argument(
@@ -53,21 +65,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--relabel-prob", type=float, help="share of samples starting from an imperfect label"
     )
-    parser.add_argument("--scale-range", type=float, nargs=2, metavar=("LOW", "HIGH"))
+    parser.add_argument(
+        "--scale-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="random resize factors of a training view",
+    )
     parser.add_argument("--backbone-lr-mult", type=float, help="backbone lr factor (scratch)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--milestones", type=int, nargs="+", help="epochs where lr x 0.1")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs to train (default: the preset's: finetune 30, scratch/baseline 230)",
+    )
+    parser.add_argument(
+        "--milestones",
+        type=int,
+        nargs="+",
+        help="epochs where lr x 0.1 (default: the preset's: finetune 20 27, scratch 200 215)",
+    )
     parser.add_argument("--batch-size", type=int, help="per process")
-    parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"))
-    parser.add_argument("--lr", type=float)
+    parser.add_argument(
+        "--crop-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="training view in pixels",
+    )
+    parser.add_argument("--lr", type=float, help="Adam learning rate of lr_mult 1 parameters")
     parser.add_argument("--workers", type=int, help="DataLoader workers per process")
     parser.add_argument("--max-iters", type=int, help="stop after this many steps (quick runs)")
     parser.add_argument("--epoch-len", type=int, help="samples per epoch (0 = all train crops)")
     parser.add_argument("--val-every", type=int, help="validate every N epochs (0 = never)")
     parser.add_argument("--val-samples", type=int, help="test-split crops used by validation")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=PRECISIONS)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto: bf16 (or fp16) mixed on CUDA, fp32 on CPU (default: auto)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed")
+    for action in parser._actions:  # show TrainConfig's value where a help text has none
+        if action.help and "default" not in action.help and hasattr(DEFAULTS, action.dest):
+            action.help += f" (default: {getattr(DEFAULTS, action.dest)})"
     return parser
 
 
