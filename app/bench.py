@@ -55,7 +55,7 @@ def write_inria_like_tile(path: Path, size: int = INRIA_SIZE, seed: int = 1) -> 
     no overviews."""
     import rasterio
 
-    from isegsat.training.synth import generate_scene
+    from isegsat.resources.synth import generate_scene
 
     scene = generate_scene(size, size, seed, "suburban")
     tmp = path.with_name(f".{path.name}.tmp")
@@ -74,7 +74,7 @@ def write_big_scene(
     from rasterio.windows import Window
 
     from isegsat.app.geo import build_overviews
-    from isegsat.training.synth import generate_scene
+    from isegsat.resources.synth import generate_scene
 
     chips = [generate_scene(chip, chip, seed + i, s).image for i, s in enumerate(STYLES)]
     rng = np.random.default_rng(seed)

@@ -60,7 +60,7 @@ def start(window: MainWindow, args: argparse.Namespace) -> None:
     """Open the image (or the sample scene) and start loading the model."""
     from PySide6.QtWidgets import QApplication
 
-    from isegsat.training import synth
+    from isegsat.resources import synth
 
     if args.weights is not None:
         window.load_model(args.weights)

@@ -1,7 +1,7 @@
 """Driving the real main window headless, and the README screenshot.
 
 ``python -m isegsat.app.screenshot [OUT.png] [--weights CKPT]`` opens the sample scene
-(``isegsat.training.synth.ensure_sample_scene``) with its existing label in the real
+(``isegsat.resources.synth.ensure_sample_scene``) with its existing label in the real
 ``MainWindow`` offscreen, accepts a few tiles, clicks a building when a model is available, and
 saves the window as a PNG (default ``resources/screenshot.png``).
 """
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from isegsat.resources import default_model_path
-    from isegsat.training.synth import ensure_sample_scene
+    from isegsat.resources.synth import ensure_sample_scene
 
     scene = ensure_sample_scene()
     weights = args.weights or default_model_path()

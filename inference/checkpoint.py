@@ -83,7 +83,7 @@ def save_checkpoint(
         raise FileNotFoundError(f"folder {path.parent} does not exist")
     info = {
         "architecture": architecture_name(model.config_params),
-        "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **(metadata or {}),
     }
     _check_plain(info, METADATA_KEY)

@@ -5,7 +5,7 @@ import pytest
 
 from isegsat import resources
 from isegsat.inference import Predictor, load_checkpoint, load_model, next_click
-from isegsat.training.synth import generate_scene
+from isegsat.resources.synth import generate_scene
 
 pytestmark = pytest.mark.skipif(
     resources.bundled_model_path() is None, reason="bundled weights not installed"

@@ -1,7 +1,7 @@
-"""Training side of isegsat: synthetic scenes, Inria preparation, training and evaluation.
+"""Training side of isegsat: data preparation, datasets, training and evaluation.
 
 ``evaluate_sample`` and ``SampleResult`` (``isegsat.training.evaluation``) are re-exported lazily,
-so importing a light submodule such as ``isegsat.training.synth`` does not load torch.
+so importing a light submodule such as ``isegsat.training.prepare`` does not load torch.
 """
 
 from __future__ import annotations

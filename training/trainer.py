@@ -425,7 +425,7 @@ class Trainer:
                 "data": [str(Path(folder).resolve()) for folder in self.config.data],
                 "epochs": epochs_done,
                 "global_step": self.global_step,
-                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "final_loss": final_loss,
                 "val": dict(val_metrics),
                 "config": self.config.to_dict(),

@@ -13,7 +13,7 @@ from rasterio.windows import Window
 from isegsat.app import main as app_main
 from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import AppSettings
-from isegsat.training.synth import SampleScene
+from isegsat.resources.synth import SampleScene
 
 TIMEOUT_MS = 30000
 
@@ -72,7 +72,7 @@ def test_without_arguments_opens_the_sample_scene_and_says_there_is_no_model(
     sample = write_scene(folder / "sample.tif")
     label = write_gt(sample.path, sample.buildings[1:])
     monkeypatch.setattr(
-        "isegsat.training.synth.ensure_sample_scene", lambda: SampleScene(sample.path, label)
+        "isegsat.resources.synth.ensure_sample_scene", lambda: SampleScene(sample.path, label)
     )
     monkeypatch.setattr("isegsat.resources.default_model_path", lambda: None)
     app_main.start(window, app_main.parse_args([]))

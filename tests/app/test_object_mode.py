@@ -17,7 +17,7 @@ from isegsat.app.annotation import AnnotationSession, Box, Mode, PredictResult, 
 from isegsat.app.geo import LabelLayer
 from isegsat.app.object_window import EIGHT_CONNECTED
 from isegsat.inference import Predictor, load_model
-from isegsat.training.synth import generate_scene
+from isegsat.resources.synth import generate_scene
 
 Predict = Callable[[object], np.ndarray]  # PredictRequest -> (h, w) float32 prob on its box
 

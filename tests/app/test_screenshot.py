@@ -14,7 +14,7 @@ from isegsat.app.screenshot import (
     render_main_window,
     save_png,
 )
-from isegsat.training.synth import ensure_sample_scene
+from isegsat.resources.synth import ensure_sample_scene
 
 
 def _rgb(path: Path) -> np.ndarray:

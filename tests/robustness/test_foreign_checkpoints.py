@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from isegsat.inference import CheckpointError, load_checkpoint
+from isegsat.resources.synth import write_inria_layout
 from isegsat.training import eval_cli, train_cli
 from isegsat.training.prepare import inria_pairs, prepare
-from isegsat.training.synth import write_inria_layout
 
 KINDS = ("resnet18", "deeplab", "text", "truncated")
 

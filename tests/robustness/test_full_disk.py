@@ -16,8 +16,8 @@ from rasterio.windows import Window
 from isegsat.app.geo import ExportError, LabelLayer, RasterError
 from isegsat.app.geo.export import export_footprints, export_mask_geotiff
 from isegsat.inference import build_model, load_checkpoint, save_checkpoint
+from isegsat.resources.synth import write_inria_layout
 from isegsat.training import prepare as prepare_cli
-from isegsat.training.synth import write_inria_layout
 
 SIZE = 256
 FULL = Window(0, 0, SIZE, SIZE)

@@ -14,9 +14,9 @@ from isegsat.app.geo import ExportError, LabelLayer, RasterError
 from isegsat.app.geo.export import export_footprints, export_mask_geotiff
 from isegsat.app.geo.export_cli import main as export_cli
 from isegsat.inference import build_model, load_checkpoint, save_checkpoint
+from isegsat.resources.synth import write_inria_layout
 from isegsat.training import prepare as prepare_cli
 from isegsat.training import train_cli
-from isegsat.training.synth import write_inria_layout
 
 
 @pytest.fixture

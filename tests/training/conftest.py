@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from isegsat.resources.synth import write_inria_layout
 from isegsat.training.prepare import inria_pairs, prepare
-from isegsat.training.synth import write_inria_layout
 
 TILE_SIZE = 192
 CROP = 96

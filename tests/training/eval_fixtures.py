@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from isegsat.resources.synth import generate_scene
 from isegsat.training.prepare import MANIFEST_COLUMNS as MANIFEST_HEADER
-from isegsat.training.synth import generate_scene
 
 
 def aerial_crop(seed: int, size: int = 64, buildings: int = 2) -> tuple[np.ndarray, np.ndarray]:

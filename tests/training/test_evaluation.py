@@ -8,6 +8,7 @@ import torch
 from eval_fixtures import RedRoofOracle, aerial_crop, small_city_set, write_prepared_dir
 
 from isegsat.inference import Click, Predictor, ZoomIn, build_model, next_click
+from isegsat.resources.synth import generate_scene
 from isegsat.training import SampleResult, evaluate_sample
 from isegsat.training.evaluation import (
     EvaluationDataError,
@@ -17,7 +18,6 @@ from isegsat.training.evaluation import (
     select_crops,
 )
 from isegsat.training.metrics import iou, number_of_clicks
-from isegsat.training.synth import generate_scene
 
 
 @pytest.fixture(scope="module")

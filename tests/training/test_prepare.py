@@ -12,6 +12,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
+from isegsat.resources.synth import write_inria_layout
 from isegsat.training.prepare import (
     MANIFEST_COLUMNS,
     PrepareError,
@@ -22,7 +23,6 @@ from isegsat.training.prepare import (
     parse_tile_list,
     prepare,
 )
-from isegsat.training.synth import write_inria_layout
 
 CROP = 96  # as the `prepared_crops` fixture of conftest.py
 TILES_PER_CITY = 6

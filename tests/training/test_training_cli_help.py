@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
+from isegsat.resources.synth import cli as synth_cli
 from isegsat.training import eval_cli, prepare, train_cli
-from isegsat.training.synth import cli as synth_cli
 
 MODULES = {
     "isegsat.training.train_cli": train_cli,
     "isegsat.training.eval_cli": eval_cli,
     "isegsat.training.prepare": prepare,
-    "isegsat.training.synth.cli": synth_cli,
+    "isegsat.resources.synth.cli": synth_cli,
 }
 
 

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import rasterio
 
-from isegsat.training.synth import (
+from isegsat.resources.synth import (
     CITY_CRS,
     INRIA_CITIES,
     ensure_sample_scene,
     generate_scene,
     write_inria_layout,
 )
-from isegsat.training.synth.cli import main as synth_main
-from isegsat.training.synth.preview import write_preview
-from isegsat.training.synth.sample import build_sample, degrade_label
+from isegsat.resources.synth.cli import main as synth_main
+from isegsat.resources.synth.preview import write_preview
+from isegsat.resources.synth.sample import build_sample, degrade_label
 
 
 def test_same_seed_same_scene_and_other_seed_differs():
@@ -186,9 +186,9 @@ def test_footprint_masks_fill_the_union_of_their_parts(shape):
     from shapely.geometry import Polygon
     from shapely.ops import unary_union
 
-    from isegsat.training.synth.buildings import Building, footprint, render_roofs
-    from isegsat.training.synth.canvas import Canvas
-    from isegsat.training.synth.scene import _random_sun
+    from isegsat.resources.synth.buildings import Building, footprint, render_roofs
+    from isegsat.resources.synth.canvas import Canvas
+    from isegsat.resources.synth.scene import _random_sun
 
     rng = np.random.default_rng(3)
     canvas = Canvas.empty(160, 160)

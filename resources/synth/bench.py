@@ -1,4 +1,4 @@
-"""Timing of ``generate_scene``: ``python -m isegsat.training.synth.bench [SIZE] [REPEATS]``.
+"""Timing of ``generate_scene``: ``python -m isegsat.resources.synth.bench [SIZE] [REPEATS]``.
 
 Prints wall-clock seconds per scene for each style on one process (the generator is
 single-threaded numpy/OpenCV apart from OpenCV's own worker threads).
