@@ -39,6 +39,7 @@ from rasterio.windows import Window
 
 from isegsat.app.object_window import clicked_object, component_at, place_range
 from isegsat.inference import Click
+from isegsat.inference.threshold import PRED_THRESHOLD
 
 # Request and target numbers are unique in the process, so a late result for a closed session
 # can never be taken for an answer to a new one.
@@ -196,7 +197,7 @@ class SessionConfig:
     max_object_size: int = 640
     growth: float = 1.5
     max_growth_steps: int = 2
-    threshold: float = 0.5
+    threshold: float = PRED_THRESHOLD
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from isegsat.app.export_job import ExportFormat
+from isegsat.inference.threshold import PRED_THRESHOLD
 
 ORGANISATION = "isegsat"
 APPLICATION = "isegsat"
@@ -31,7 +32,7 @@ class SettingsDefaults:
 
     tile_size: int = 500
     opacity: float = 0.45
-    threshold: float = 0.49
+    threshold: float = PRED_THRESHOLD
     autosave_seconds: int = 60
     device: str | None = None  # None: pick CUDA when available, else CPU
 

@@ -15,6 +15,7 @@ _LAZY = {
     "CheckpointError": "checkpoint",
     "Click": "clicks",
     "HRNetModel": "model",
+    "PRED_THRESHOLD": "threshold",
     "Predictor": "predictor",
     "ZoomIn": "zoom_in",
     "build_model": "model",

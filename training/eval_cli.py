@@ -108,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 with a one-line message on bad input."""
     args = build_parser().parse_args(argv)
     from isegsat.inference import CheckpointError, pick_device
-    from isegsat.training.evaluation import PRED_THRESHOLD, EvaluationDataError, select_crops
+    from isegsat.inference.threshold import PRED_THRESHOLD
+    from isegsat.training.evaluation import EvaluationDataError, select_crops
     from isegsat.training.report import TABLE_MD, write_report
 
     if args.max_clicks is None:

@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from isegsat.inference import Click, Predictor, clicks_to_points, next_click
+from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.metrics import (
     PROTOCOLS,
     iou,
@@ -36,7 +37,6 @@ from isegsat.training.metrics import (
     summarize_relabel,
 )
 
-PRED_THRESHOLD = 0.49
 MANIFEST_COLUMNS = ("crop_id", "city", "image", "mask", "split")
 
 

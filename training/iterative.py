@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from isegsat.inference.clicks import error_distance_maps
-
-PRED_THRESHOLD = 0.49
+from isegsat.inference.threshold import PRED_THRESHOLD
 
 
 def error_click(

@@ -19,9 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from isegsat.inference import Predictor
+from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.inference.zoom_in import Box, clamp_box, expand_box, mask_box
 from isegsat.training.evaluation import (
-    PRED_THRESHOLD,
     Crop,
     CropResult,
     crop_rng,

@@ -16,8 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from isegsat.inference import Predictor
+from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.evaluation import (
-    PRED_THRESHOLD,
     Crop,
     CropResult,
     crop_rng,

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from tqdm import tqdm
 
 from isegsat.inference import HRNetModel, build_model, load_checkpoint, save_checkpoint
+from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.config import TrainConfig, save_config
 from isegsat.training.dataset import (
     ClickSegmentationDataset,
@@ -358,8 +359,8 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Loss and IoU (threshold 0.49) on the test split's centre crops with sampled clicks
-        (deterministic per crop), one pass without added clicks."""
+        """Loss and IoU (mask = prob > PRED_THRESHOLD) on the held-out splits' centre crops with
+        sampled clicks (deterministic per crop), one pass without added clicks."""
         self.net.eval()
         loader = self._loader(self.val_set, shuffle=False)
         device = self.fabric.device
@@ -372,7 +373,7 @@ class Trainer:
             with self.fabric.autocast():
                 outputs = self.net(net_input, batch["points"].to(device))
             loss, _ = ritm_loss(outputs, target, self.config.focal_alpha, self.config.focal_gamma)
-            predicted = torch.sigmoid(outputs["instances"].float()) > 0.49
+            predicted = torch.sigmoid(outputs["instances"].float()) > PRED_THRESHOLD
             truth = target > 0.5
             inter = (predicted & truth).sum(dim=(1, 2, 3)).float()
             union = (predicted | truth).sum(dim=(1, 2, 3)).float().clamp(min=1)
