@@ -11,8 +11,10 @@ Each scene is opened in a fresh process (so peak RSS is per scene) in the real `
 (offscreen, 1280 x 860). Figures: time to open plus first screen rendered (until the tile loader
 has delivered every visible tile and the view has painted), per-step pan times (scroll by a third
 of the view, until every newly visible tile is in and painted) as p50 / p95 / max, the longest
-GUI event-loop stall (gap between 5 ms timer ticks), time to show the whole scene (fit), and
-peak RSS.
+GUI event-loop stall (gap between 5 ms timer ticks), time to show the whole scene (fit), peak
+RSS and, with a model (``--weights``, default: the bundled one), the click latency in the window:
+model load until ready (warm-up pass included), the first click of the session and the later
+clicks (from the click until the session has the answer), on a tile of the scene.
 """
 
 from __future__ import annotations
@@ -156,8 +158,9 @@ def _paint(canvas) -> None:
     canvas.viewport().repaint()
 
 
-def measure(path: Path, steps: int) -> dict:
-    """Open ``path`` in the real MainWindow and time first screen, pans and fit (this process)."""
+def measure(path: Path, steps: int, weights: Path | None = None, clicks: int = 5) -> dict:
+    """Open ``path`` in the real MainWindow and time first screen, pans and fit, then, with
+    ``weights``, the model load and ``clicks`` clicks on the current tile (this process)."""
     from PySide6.QtWidgets import QApplication
 
     from isegsat.app.screenshot import isolate_settings, visible_tiles_loaded, wait_until
@@ -210,6 +213,7 @@ def measure(path: Path, steps: int) -> dict:
     wait_until(lambda: visible_tiles_loaded(window), 120)
     _paint(canvas)
     fit_s = time.perf_counter() - fit_start
+    click_figures = time_clicks(window, weights, clicks) if weights is not None else {}
 
     monitor.stop()
     window.shutdown()
@@ -228,7 +232,31 @@ def measure(path: Path, steps: int) -> dict:
         "fit_s": fit_s,
         "rss_idle_mb": rss_idle,
         "rss_peak_mb": _peak_rss_mb(),
+        **click_figures,
     }
+
+
+def time_clicks(window, weights: Path, clicks: int) -> dict:
+    """Load ``weights`` (until ready, warm-up included), then time ``clicks`` positive clicks on
+    a diagonal of the current tile, each until the session holds the model's answer."""
+    from isegsat.app.screenshot import wait_until
+
+    start = time.perf_counter()
+    window.load_model(weights)
+    wait_until(lambda: window.controller.model_ready, 300)
+    load_s = time.perf_counter() - start
+    window.controller.show_tile()
+    session = window.controller.session
+    box = session.tile_box
+    seconds = []
+    for k in range(clicks):
+        offset = (k + 1) / (clicks + 1)
+        row, col = box.row + int(offset * box.height), box.col + int(offset * box.width)
+        click_start = time.perf_counter()
+        window.controller.click(row, col, True)
+        wait_until(lambda: not session.pending, 300)
+        seconds.append(time.perf_counter() - click_start)
+    return {"model_load_s": load_s, "first_click_s": seconds[0], "later_clicks_s": seconds[1:]}
 
 
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
@@ -252,6 +280,13 @@ def _report(rows: list[dict]) -> str:
             f"  RSS                            {r['rss_idle_mb']:.0f} MB idle window, "
             f"{r['rss_peak_mb']:.0f} MB peak",
         ]
+        if "first_click_s" in r:
+            later = r["later_clicks_s"]
+            lines.append(
+                f"  model load (warm-up included)  {r['model_load_s']:.2f} s; first click "
+                f"{r['first_click_s']:.3f} s, later clicks p50 "
+                f"{float(np.median(later)) if later else float('nan'):.3f} s"
+            )
     return "\n".join(lines)
 
 
@@ -263,11 +298,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=20_000, help="edge of the big scene in px")
     parser.add_argument("--steps", type=int, default=40, help="pan steps per scene")
     parser.add_argument("--dir", type=Path, help="scene cache (default: user cache/isegsat/bench)")
+    parser.add_argument(
+        "--weights", type=Path, help="model for the click figures (default: the bundled one)"
+    )
+    parser.add_argument("--no-clicks", action="store_true", help="skip the click figures")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    weights = None
+    if not args.no_clicks:
+        from isegsat.resources import default_model_path
+
+        weights = args.weights or default_model_path()
     if args.measure is not None:
-        print(json.dumps(measure(args.measure, args.steps)))
+        print(json.dumps(measure(args.measure, args.steps, weights)))
         return 0
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isegsat" / "bench"
     scenes = ensure_scenes(args.dir or cache, args.size)
@@ -282,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             "--steps",
             str(args.steps),
         ]
+        command += ["--weights", str(weights)] if weights is not None else ["--no-clicks"]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)

@@ -30,3 +30,15 @@ def test_measure_opens_pans_and_fits_in_the_real_window(qtbot, tmp_path: Path) -
     assert 0 < p50 <= p95 <= worst
     assert figures["pan_image_px"] > 0 and figures["fit_s"] > 0
     assert figures["rss_peak_mb"] >= figures["rss_idle_mb"] > 0
+    assert "first_click_s" not in figures  # no model given
+
+
+def test_measure_times_the_model_load_and_clicks(qtbot, tmp_path: Path) -> None:
+    from isegsat.inference import build_model, save_checkpoint
+
+    weights = tmp_path / "random_h18s.pth"
+    save_checkpoint(build_model("hrnet18s"), weights)  # random weights: the speed is the same
+    path = write_inria_like_tile(tmp_path / "inria.tif", size=600)
+    figures = measure(path, steps=1, weights=weights, clicks=2)
+    assert figures["model_load_s"] > 0 and figures["first_click_s"] > 0
+    assert len(figures["later_clicks_s"]) == 1 and figures["later_clicks_s"][0] > 0
