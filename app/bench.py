@@ -57,13 +57,12 @@ def write_inria_like_tile(path: Path, size: int = INRIA_SIZE, seed: int = 1) -> 
     no overviews."""
     import rasterio
 
+    from isegsat.inference.atomic_file import atomic_path
     from isegsat.resources.synth import generate_scene
 
     scene = generate_scene(size, size, seed, "suburban")
-    tmp = path.with_name(f".{path.name}.tmp")
-    with rasterio.open(tmp, "w", **_profile(size, size)) as ds:
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **_profile(size, size)) as ds:
         ds.write(np.moveaxis(scene.image, 2, 0))
-    os.replace(tmp, path)
     return path
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from isegsat.inference.atomic_file import write_atomically
+
 PRESETS = ("finetune", "scratch", "baseline")
 ARCHS = ("hrnet18s", "hrnet18", "hrnet32")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
@@ -173,8 +175,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    """Write ``config`` as YAML (tmp file then rename)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    """Write ``config`` as YAML (atomically: complete or not at all)."""
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8")
+    write_atomically(Path(path), lambda handle: handle.write(text))

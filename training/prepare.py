@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from isegsat.inference.atomic_file import write_atomically
+from isegsat.inference.atomic_file import atomic_path, write_atomically
 
 INRIA_TILE = re.compile(r"^(?P<city>[a-z-]+?)(?P<n>\d+)\.tif$")
 """Inria tile file name: city (lower-case letters and '-') followed by the tile number."""
@@ -264,15 +264,12 @@ def prepare(
     progress.close()
     rows.sort(key=lambda row: (row["city"], _natural_key(str(row["tile"])), row["row"], row["col"]))
     manifest = out / "manifest.csv"
-    tmp = manifest.with_suffix(".csv.tmp")
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
+        with atomic_path(manifest) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
-        tmp.replace(manifest)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise OSError(error.errno, f"cannot write {manifest}: {error.strerror or error}") from error
     return PrepareResult(manifest, len(rows), written, len(rows) - written)
 

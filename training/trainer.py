@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from tqdm import tqdm
 
 from isegsat.inference import HRNetModel, build_model, load_checkpoint, save_checkpoint
+from isegsat.inference.atomic_file import write_atomically
 from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.config import TrainConfig, save_config
 from isegsat.training.dataset import (
@@ -439,9 +440,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
             }
-            tmp = self.run_dir / (TRAIN_STATE + ".tmp")
-            torch.save(state, tmp)
-            tmp.replace(self.run_dir / TRAIN_STATE)
+            write_atomically(self.run_dir / TRAIN_STATE, lambda handle: torch.save(state, handle))
         self.fabric.barrier()
 
     def _load_state(self) -> None:

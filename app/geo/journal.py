@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from isegsat.app.geo.atomic import sync_directory
+from isegsat.inference.atomic_file import sync_directory
 
 MAGIC = b"ISEGJRN1"
 _TAG = b"WIN1"

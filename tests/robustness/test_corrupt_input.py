@@ -81,7 +81,7 @@ def test_prepare_refuses_a_bad_tile(tmp_path, capsys, real_rasters_dir, kind, wh
     assert prepare_cli.main([*argv, "--crop", "128", "--workers", "1"]) == 2
     one_line_error(capsys.readouterr().err, "isegsat-prepare", "tile7.tif")
     assert not (out / "manifest.csv").exists()
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp*"))
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,7 @@ def test_prepare_to_a_full_disk_exits_with_a_one_line_error(
     err = capsys.readouterr().err
     assert err.startswith("isegsat-prepare: error: ") and err.count("\n") == 1
     assert NO_SPACE in err and str(disk.path) in err
-    assert not list((disk.path / "prepared").rglob("*.tmp"))
+    assert not list((disk.path / "prepared").rglob("*.tmp*"))
     disk.release()
     assert prepare_cli.main([*argv, "--workers", "1"]) == 0  # resumes once there is space
     assert len((disk.path / "prepared" / "manifest.csv").read_text().splitlines()) == 1 + 4
