@@ -1,7 +1,7 @@
 """Bundled resources: the default interactive model and its model card.
 
-The default weights are an HRNet18s trained on the project's synthetic aerial scenes (see
-``MODEL_CARD.md`` beside this file). ``ISEGSAT_WEIGHTS`` points the app at another checkpoint.
+The default weights are an HRNet18s trained on real aerial and satellite imagery with human building
+labels plus the project's synthetic scenes (see ``MODEL_CARD.md`` beside this file). ``ISEGSAT_WEIGHTS`` points the app at another checkpoint.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-DEFAULT_MODEL_FILE = "isegsat_hrnet18s_synthetic.pth"
+DEFAULT_MODEL_FILE = "isegsat_hrnet18s_real.pth"
 WEIGHTS_ENV_VAR = "ISEGSAT_WEIGHTS"
 
 
