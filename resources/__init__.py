@@ -1,7 +1,8 @@
 """Bundled resources: the default interactive model and its model card.
 
-The default weights are an HRNet18s trained on real aerial and satellite imagery with human building
-labels plus the project's synthetic scenes (see ``MODEL_CARD.md`` beside this file). ``ISEGSAT_WEIGHTS`` points the app at another checkpoint.
+The default weights are an HRNet18s trained on real aerial and satellite imagery with human
+building labels plus the project's synthetic scenes (see ``MODEL_CARD.md`` beside this file).
+``ISEGSAT_WEIGHTS`` points the app at another checkpoint.
 """
 
 from __future__ import annotations
