@@ -45,10 +45,15 @@ isegsat-prepare --inria synth_tiles --out prep/synth --crop 500 --workers 2
 # 4. Finetune (mixed targets, sensor augmentation, 25 % relabelling samples).
 isegsat-train --config "$HERE/recipes/train_real.yaml" --out run_real --device "$DEVICE"
 
-# 5. Judge on the real val splits: tile, object and relabelling protocols.
+# 5. Judge on the real val splits as the model card does (the first 10 non-empty crops of each
+#    set, at most 3 buildings per crop in object mode), beside the base model; then the
+#    synthetic test tiles.
 VAL=(prep/oam_osm_fair prep/spacenet1_rio prep/crowdai prep/dubai_hitl
      prep/whu_spacenet2_potsdam_crowdai prep/oam_osm_banepa)
 for protocol in tile object relabel; do
-    isegsat-eval --checkpoint run_real/last.pth --data "${VAL[@]}" --split val \
-        --protocol "$protocol" --per-city 20 --out "eval_$protocol"
+    isegsat-eval --checkpoint isegsat_hrnet18s_synthetic.pth --checkpoint run_real/last.pth \
+        --data "${VAL[@]}" --split val --protocol "$protocol" --per-city 10 \
+        --max-objects-per-crop 3 --out "eval_$protocol"
 done
+isegsat-eval --checkpoint isegsat_hrnet18s_synthetic.pth --checkpoint run_real/last.pth \
+    --data prep/synth --split test --per-city 4 --out eval_synth

@@ -128,10 +128,7 @@ def summarize_interactive(
     """Tile-protocol block of S samples evaluated with clicks: ``all_ious`` (S, K), seconds (S,)."""
     all_ious = _as_ious_matrix(all_ious)
     k = all_ious.shape[1]
-    nocs = noc_matrix(all_ious, IOU_THRESHOLDS)
-    block: Block = {}
-    for column, t in enumerate(IOU_THRESHOLDS):
-        block[f"NoC{k}@{_pct(t)}"] = _mean(nocs[:, column])
+    block, nocs = _noc_entries(all_ious)
     for t in OVER_MAX_THRESHOLDS:
         block[f">={k}@{_pct(t)}"] = _mean(nocs[:, IOU_THRESHOLDS.index(t)] == k)
     block[f"Avg{k}_IoU"] = _mean(all_ious[:, -1])
@@ -167,10 +164,7 @@ def summarize_objects(
     """
     all_ious = _as_ious_matrix(all_ious)
     k = all_ious.shape[1]
-    nocs = noc_matrix(all_ious, IOU_THRESHOLDS)
-    block: Block = {}
-    for column, t in enumerate(IOU_THRESHOLDS):
-        block[f"NoC{k}@{_pct(t)}"] = _mean(nocs[:, column])
+    block, nocs = _noc_entries(all_ious)
     over = IOU_THRESHOLDS.index(OBJECT_OVER_MAX_THRESHOLD)
     block[f">={k}@{_pct(OBJECT_OVER_MAX_THRESHOLD)}"] = _mean(nocs[:, over] == k)
     for n in OBJECT_IOU_AFTER:
@@ -234,6 +228,17 @@ def summarize_by_city(
             for city in names
         },
     }
+
+
+def _noc_entries(all_ious: np.ndarray) -> tuple[Block, np.ndarray]:
+    """({"NoC{K}@t": mean over samples} for every IoU threshold, the (S, T) NoC matrix) of an
+    (S, K) IoU matrix."""
+    nocs = noc_matrix(all_ious, IOU_THRESHOLDS)
+    k = all_ious.shape[1]
+    block: Block = {
+        f"NoC{k}@{_pct(t)}": _mean(nocs[:, column]) for column, t in enumerate(IOU_THRESHOLDS)
+    }
+    return block, nocs
 
 
 def _with_tail(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from isegsat.inference import Predictor
 from isegsat.inference.threshold import PRED_THRESHOLD
@@ -21,12 +20,10 @@ from isegsat.training.evaluation import (
     Crop,
     CropResult,
     crop_rng,
-    evaluate_sample,
-    read_image,
-    read_mask,
+    evaluate_crops,
 )
 from isegsat.training.label_noise import perturb_label
-from isegsat.training.metrics import DEFAULT_MAX_CLICKS, iou
+from isegsat.training.metrics import DEFAULT_MAX_CLICKS
 
 
 def starting_label(gt_mask: np.ndarray, seed: int, crop_id: str) -> np.ndarray:
@@ -44,18 +41,11 @@ def evaluate_crops_relabel(
     desc: str = "relabel",
 ) -> list[CropResult]:
     """The relabel protocol on each crop (tqdm progress bar); ``start_iou`` holds IoU@0."""
-    results = []
-    for crop in tqdm(crops, desc=desc, unit="crop"):
-        image, gt = read_image(crop.image), read_mask(crop.mask)
-        label = starting_label(gt, seed, crop.crop_id)
-        sample = evaluate_sample(image, gt, predictor, max_clicks, pred_thr, start_mask=label)
-        results.append(
-            CropResult(
-                crop.crop_id,
-                crop.city,
-                sample.ious,
-                sample.seconds_per_click,
-                start_iou=iou(gt, label.astype(bool)),
-            )
-        )
-    return results
+    return evaluate_crops(
+        crops,
+        predictor,
+        max_clicks,
+        pred_thr,
+        desc,
+        start_label=lambda gt, crop_id: starting_label(gt, seed, crop_id),
+    )

@@ -388,9 +388,8 @@ class Trainer:
         records = [
             r
             for folder in config.data
-            for split in VAL_SPLITS
-            for r in read_manifest(folder, split=split)
-            if r.building_fraction > 0
+            for r in read_manifest(folder)
+            if r.split in VAL_SPLITS and r.building_fraction > 0
         ]
         if not records or not config.val_every:
             return None
