@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -182,6 +182,7 @@ class ImageCanvas(QGraphicsView):
         for key in [k for k in self._items if k not in keep]:
             self.scene().removeItem(self._items.pop(key))
 
+    @Slot(object)  # from the loader thread, queued to the GUI thread
     def _add_tile(self, tile: TileImage) -> None:
         if self._source is None or tile.key in self._items:
             return

@@ -211,10 +211,6 @@ def run_export_thread(parent: QWidget | None, thread: ExportThread) -> ExportOut
     progress.setValue(0)
     progress.canceled.connect(thread.cancel)
     thread.progressed.connect(progress.setValue)
-    results: list[ExportOutcome] = []
-    errors: list[str] = []
-    thread.succeeded.connect(results.append)
-    thread.failed.connect(errors.append)
     loop = QEventLoop()
     thread.finished.connect(loop.quit)
     watchdog = QTimer(interval=100)  # also ends the loop if the finished signal is ever missed
@@ -227,10 +223,10 @@ def run_export_thread(parent: QWidget | None, thread: ExportThread) -> ExportOut
     thread.wait()
     progress.close()
     progress.deleteLater()
-    if errors:
-        QMessageBox.critical(parent, "Export failed", errors[0])
+    if thread.error is not None:
+        QMessageBox.critical(parent, "Export failed", thread.error)
         return None
-    return results[0] if results else None
+    return thread.outcome
 
 
 def run_export_dialog(

@@ -118,6 +118,9 @@ class ExportThread(QThread):
         self._labels = labels
         self._stop = threading.Event()
         self._last_step = -1
+        # Set by run() before `finished`; read them after wait() (no cross-thread callable).
+        self.outcome: ExportOutcome | None = None
+        self.error: str | None = None
 
     def cancel(self) -> None:
         """Ask the export to stop at its next block (thread-safe)."""
@@ -135,8 +138,11 @@ class ExportThread(QThread):
         except ExportCancelled:
             self.cancelled.emit()
         except ExportError as exc:
-            self.failed.emit(str(exc))
+            self.error = str(exc)
+            self.failed.emit(self.error)
         except Exception as exc:  # a bug must reach the user, not kill the thread silently
-            self.failed.emit(f"unexpected {type(exc).__name__}: {exc}")
+            self.error = f"unexpected {type(exc).__name__}: {exc}"
+            self.failed.emit(self.error)
         else:
+            self.outcome = outcome
             self.succeeded.emit(outcome)

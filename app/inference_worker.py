@@ -120,9 +120,7 @@ class InferenceWorker(RequestThread):
             try:
                 warm_up(predictor)
             except torch.OutOfMemoryError:  # a too-small GPU: the CPU it is, as for clicks
-                self._predictor, self._model_name = predictor, name
-                self._fall_back_to_cpu()
-                predictor = self._predictor
+                predictor = self._cpu_predictor(predictor.model)
                 warm_up(predictor)
         except Exception as exc:  # a bad checkpoint must never kill the app
             text = explain_checkpoint_failure(name, request.path, exc)
@@ -177,12 +175,17 @@ class InferenceWorker(RequestThread):
             predictor.add_click(click.y, click.x, click.is_positive)
         return predictor.prob
 
-    def _fall_back_to_cpu(self) -> None:
-        model = self._predictor.model.to("cpu")
+    def _cpu_predictor(self, model: nn.Module) -> Predictor:
+        """A CPU predictor for `model` after a GPU out-of-memory; emits `warning`."""
+        model = model.to("cpu")
         torch.cuda.empty_cache()
-        self._predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device="cpu")
-        self._target = None
         self.warning.emit("The GPU ran out of memory: the model now runs on the CPU.")
+        return Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device="cpu")
+
+    def _fall_back_to_cpu(self) -> None:
+        """Move the loaded model to the CPU during clicks; `model_ready` tells the new device."""
+        self._predictor = self._cpu_predictor(self._predictor.model)
+        self._target = None
         self.model_ready.emit(ModelInfo(self._model_name, "CPU"))
 
     def _source(self, path: Path) -> RasterSource:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
 from isegsat import resources
@@ -122,10 +122,12 @@ class MainWindow(QMainWindow):
         self.panel.opacity_changed.connect(self._set_opacity)
         self.panel.tile_size_changed.connect(self._set_tile_size)
         self.picker.checkpointChosen.connect(self.load_model)
-        self.worker.model_loading.connect(self.status.show_loading)
+        # The worker's signals cross threads: their receivers are this window's slots (queued to
+        # the GUI thread; PySide 6.8+ can crash on cross-thread calls to plain callables).
+        self.worker.model_loading.connect(self._model_loading)
         self.worker.model_ready.connect(self._model_ready)
         self.worker.failed.connect(self._worker_failed)
-        self.worker.warning.connect(lambda text: self.dialogs.warn("Model", text))
+        self.worker.warning.connect(self._worker_warning)
 
     @property
     def canvas_source(self):
@@ -229,6 +231,15 @@ class MainWindow(QMainWindow):
             return
         self.load_model(path)
 
+    @Slot(str)
+    def _model_loading(self, name: str) -> None:
+        self.status.show_loading(name)
+
+    @Slot(str)
+    def _worker_warning(self, text: str) -> None:
+        self.dialogs.warn("Model", text)
+
+    @Slot(object)
     def _model_ready(self, info: ModelInfo) -> None:
         self._model = info
         self.controller.model_ready = True
@@ -237,6 +248,7 @@ class MainWindow(QMainWindow):
             self.picker.select_checkpoint(self._loading)
             self._loading = None
 
+    @Slot(str, str)
     def _worker_failed(self, title: str, message: str) -> None:
         if self._loading is not None:
             self.settings.remove_recent_checkpoint(self._loading)

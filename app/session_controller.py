@@ -7,7 +7,7 @@ redraws what changed.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from isegsat.app.annotation import AnnotationSession, Change, Mode, PredictResult
 from isegsat.app.brush import Stroke
@@ -61,6 +61,7 @@ class AnnotationController(QObject):
             self.message.emit("Accept (Space) or reset (Esc) the framed target first.")
         self._redraw(change)
 
+    @Slot(object)  # from the worker thread: a slot, queued to the GUI thread
     def apply(self, result: PredictResult) -> None:
         if self.session is None:
             return
@@ -69,6 +70,7 @@ class AnnotationController(QObject):
             self.result_applied.emit(result)
             self._redraw(change)
 
+    @Slot(str, str)
     def _request_failed(self, title: str, message: str) -> None:
         if self.session is not None:
             self.session.abandon_request()

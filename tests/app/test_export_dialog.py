@@ -18,6 +18,7 @@ from fixtures_dialogs import (
     redirected_settings,
     write_scene,
 )
+from fakes.signals import SignalRecorder
 from PySide6.QtWidgets import QDialog, QMessageBox
 from rasterio.crs import CRS
 from rasterio.windows import Window
@@ -93,8 +94,9 @@ def test_min_area_and_current_tile_window(scene) -> None:
 def test_worker_thread_reports_progress_and_success(qtbot, scene) -> None:
     _, layer, out = scene
     thread = ExportThread(ExportRequest(ExportFormat.SHAPEFILE, out / "fp.shp"), layer)
-    steps: list[int] = []
-    thread.progressed.connect(steps.append)
+    recorder = SignalRecorder()
+    thread.progressed.connect(recorder.record)
+    steps = recorder.values
     with qtbot.waitSignal(thread.succeeded, timeout=10_000) as blocker:
         thread.start()
     assert thread.wait(5000)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from fakes.models import BrightNearClicks
+from fakes.signals import SignalRecorder
 
 from isegsat.app.annotation import AnnotationSession
 from isegsat.app.geo import LabelLayer
@@ -39,8 +40,9 @@ def load(qtbot, worker: InferenceWorker, request: LoadRequest):
 
 def test_three_fast_clicks_only_the_newest_result_is_applied(qtbot, worker, session, scene):
     load(qtbot, worker, LoadRequest(model=BrightNearClicks(delay_s=0.3).eval()))
-    results = []
-    worker.result_ready.connect(results.append)
+    recorder = SignalRecorder()
+    worker.result_ready.connect(recorder.record)
+    results = recorder.values
     row, col, h, w = scene.buildings[0]
     requests = [session.click(row + h // 2, col + 10 * i, True).request for i in range(1, 4)]
     for request in requests:
@@ -99,9 +101,12 @@ class OutOfMemoryOnce(BrightNearClicks):
 
 def test_out_of_memory_falls_back_to_cpu_with_a_warning(qtbot, worker, session, scene):
     # The warm-up pass at load time meets the out-of-memory, so no click ever does.
+    loaded = SignalRecorder()
+    worker.model_ready.connect(loaded.record)
     with qtbot.waitSignal(worker.warning, timeout=TIMEOUT_MS) as warned:
         load(qtbot, worker, LoadRequest(model=OutOfMemoryOnce().eval()))
     assert "CPU" in warned.args[0]
+    assert [info.device for info in loaded.values] == ["CPU"]  # one load, one model_ready
     row, col, h, w = scene.buildings[0]
     with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT_MS) as done:
         worker.submit(session.click(row + h // 2, col + w // 2, True).request)
