@@ -30,17 +30,23 @@ WARM_UP_SIZE = 320  # px, about a zoomed crop (ZoomIn's longest side is 400)
 
 @dataclass(frozen=True, eq=False)
 class LoadRequest:
-    """Load the checkpoint at `path`, or take `model` (an RITM-convention nn.Module) as is."""
+    """Load the checkpoint at `path`, or take `model` (an RITM-convention nn.Module) as is, on
+    `device` (None: CUDA when available) in the number format `precision` ("auto", "fp32",
+    "bf16", "fp16"; see isegsat.inference.precision)."""
 
     path: Path | None = None
     model: nn.Module | None = None
     device: str | None = None
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """What runs: checkpoint name, device in words ("CPU", "GPU <name>"), resolved format."""
+
     name: str
     device: str
+    precision: str
 
 
 def device_name(device: torch.device) -> str:
@@ -77,6 +83,7 @@ class InferenceWorker(RequestThread):
         self._target: tuple[int, Path] | None = None
         self._sources: dict[Path, RasterSource] = {}
         self._model_name = ""
+        self._precision = "fp32"  # as requested by the last load
 
     @property
     def has_model(self) -> bool:
@@ -116,11 +123,17 @@ class InferenceWorker(RequestThread):
                 model = request.model.to(device).eval()
             else:
                 model = load_model(request.path, device)
-            predictor = Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device=device)
+            predictor = Predictor(
+                model,
+                zoom_in=self._zoom_in,
+                flip=self._flip,
+                device=device,
+                precision=request.precision,
+            )
             try:
                 warm_up(predictor)
             except torch.OutOfMemoryError:  # a too-small GPU: the CPU it is, as for clicks
-                predictor = self._cpu_predictor(predictor.model)
+                predictor = self._cpu_predictor(predictor.model, request.precision)
                 warm_up(predictor)
         except Exception as exc:  # a bad checkpoint must never kill the app
             text = explain_checkpoint_failure(name, request.path, exc)
@@ -129,7 +142,8 @@ class InferenceWorker(RequestThread):
         self._predictor = predictor
         self._target = None
         self._model_name = name
-        self.model_ready.emit(ModelInfo(name, device_name(predictor.device)))
+        self._precision = request.precision
+        self.model_ready.emit(self._info())
 
     def _do_predict(self, request: PredictRequest) -> None:
         if self._predictor is None:
@@ -175,18 +189,27 @@ class InferenceWorker(RequestThread):
             predictor.add_click(click.y, click.x, click.is_positive)
         return predictor.prob
 
-    def _cpu_predictor(self, model: nn.Module) -> Predictor:
-        """A CPU predictor for `model` after a GPU out-of-memory; emits `warning`."""
+    def _cpu_predictor(self, model: nn.Module, requested: str) -> Predictor:
+        """A CPU predictor for `model` after a GPU out-of-memory, in the `requested` format
+        when it is fp32, else the CPU's own choice (the GPU's format may not exist here); emits
+        `warning`."""
         model = model.to("cpu")
         torch.cuda.empty_cache()
         self.warning.emit("The GPU ran out of memory: the model now runs on the CPU.")
-        return Predictor(model, zoom_in=self._zoom_in, flip=self._flip, device="cpu")
+        precision = "fp32" if requested == "fp32" else "auto"
+        return Predictor(
+            model, zoom_in=self._zoom_in, flip=self._flip, device="cpu", precision=precision
+        )
 
     def _fall_back_to_cpu(self) -> None:
         """Move the loaded model to the CPU during clicks; `model_ready` tells the new device."""
-        self._predictor = self._cpu_predictor(self._predictor.model)
+        self._predictor = self._cpu_predictor(self._predictor.model, self._precision)
         self._target = None
-        self.model_ready.emit(ModelInfo(self._model_name, "CPU"))
+        self.model_ready.emit(self._info())
+
+    def _info(self) -> ModelInfo:
+        predictor = self._predictor
+        return ModelInfo(self._model_name, device_name(predictor.device), predictor.precision)
 
     def _source(self, path: Path) -> RasterSource:
         if path not in self._sources:

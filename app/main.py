@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isegsat.app.platform_check import missing_packages_message, missing_xcb_packages
+from isegsat.inference.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from isegsat.app.main_window import MainWindow
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=("cpu", "cuda"),
         help="where the model runs; default: the settings' device, else CUDA when available",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="the model's number format; fp32 forces full precision; default: the settings' "
+        "precision, else auto (bf16 where the CPU or GPU runs it faster)",
     )
     return parser
 
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
-    window = MainWindow(device=args.device)
+    window = MainWindow(device=args.device, precision=args.precision)
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     start(window, args)

@@ -37,12 +37,14 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         device: str | None = None,
         worker: InferenceWorker | None = None,
+        precision: str | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("isegsat")
         self.resize(1280, 860)
         self.settings = settings or AppSettings()
         self.device = device if device is not None else self.settings.device
+        self.precision = precision if precision is not None else self.settings.precision
         self.document: Document | None = None
         self.canvas = ImageCanvas(self)
         self.setCentralWidget(self.canvas)
@@ -221,7 +223,8 @@ class MainWindow(QMainWindow):
     def load_model(self, path: Path | None = None, model=None) -> None:
         self.controller.model_ready = False
         self._loading = path
-        self.worker.load(LoadRequest(path=path, model=model, device=self.device))
+        request = LoadRequest(path, model, self.device, self.precision)
+        self.worker.load(request)
 
     def load_default_model(self) -> None:
         path = resources.default_model_path()
@@ -243,7 +246,7 @@ class MainWindow(QMainWindow):
     def _model_ready(self, info: ModelInfo) -> None:
         self._model = info
         self.controller.model_ready = True
-        self.status.show_model(info.name, info.device)
+        self.status.show_model(info)
         if self._loading is not None:
             self.picker.select_checkpoint(self._loading)
             self._loading = None
@@ -258,7 +261,7 @@ class MainWindow(QMainWindow):
         # the busy marks (loading, predicting) end either way.
         self.controller.model_ready = self.worker.has_model
         if self.worker.has_model and self._model is not None:
-            self.status.show_model(self._model.name, self._model.device)
+            self.status.show_model(self._model)
         else:
             self.status.show_no_model("no model")
         self._refresh()

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from isegsat.app.export_job import ExportFormat
+from isegsat.inference.precision import PRECISIONS
 from isegsat.inference.threshold import PRED_THRESHOLD
 
 ORGANISATION = "isegsat"
@@ -35,6 +36,7 @@ class SettingsDefaults:
     threshold: float = PRED_THRESHOLD
     autosave_seconds: int = 60
     device: str | None = None  # None: pick CUDA when available, else CPU
+    precision: str = "auto"  # the model's number format (isegsat.inference.precision)
 
 
 DEFAULTS = SettingsDefaults()
@@ -82,6 +84,13 @@ def _valid_device(raw: Any) -> str | None:
     value = str(raw).strip().lower()
     if not _DEVICE_PATTERN.match(value):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {raw!r}")
+    return value
+
+
+def _valid_precision(raw: Any) -> str:
+    value = str(raw).strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {raw!r}")
     return value
 
 
@@ -164,6 +173,16 @@ class AppSettings:
     @device.setter
     def device(self, value: str | None) -> None:
         self._write("device", _valid_device, value)
+
+    @property
+    def precision(self) -> str:
+        """The model's number format: "auto" (bf16 where the hardware runs it faster), "fp32",
+        "bf16" or "fp16"."""
+        return self._read("precision", _valid_precision)
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self._write("precision", _valid_precision, value)
 
     # -- the last export's choices ---------------------------------------------------------
 

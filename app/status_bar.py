@@ -4,12 +4,16 @@ busy indicator while the model loads or predicts, and "Open folder" after files 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from isegsat.app.geo import RasterSource
+
+if TYPE_CHECKING:
+    from isegsat.app.inference_worker import ModelInfo
 
 
 def crs_name(crs) -> str:
@@ -55,9 +59,11 @@ class StatusWidgets:
         self.busy.setVisible(True)
         self.device.setText(f"loading {name}…")
 
-    def show_model(self, name: str, device: str) -> None:
+    def show_model(self, info: ModelInfo) -> None:
+        """ "<checkpoint> on <device> · <number format>", e.g. "isegsat_hrnet18s_real.pth on CPU ·
+        bf16"."""
         self.busy.setVisible(False)
-        self.device.setText(f"{name} on {device}")
+        self.device.setText(f"{info.name} on {info.device} · {info.precision}")
 
     def show_no_model(self, why: str) -> None:
         self.busy.setVisible(False)

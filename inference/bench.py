@@ -8,7 +8,10 @@ clicks (alternating positive/negative, up to 20). Weights are random unless ``--
 they do not change the speed.
 
 Variants: ``plain`` is the model as loaded (eval, ``torch.inference_mode``); ``fast`` is
-``fuse_for_inference`` (BatchNorm folded into convolutions, channels-last weights).
+``fuse_for_inference`` (BatchNorm folded into convolutions, channels-last weights). Each variant
+runs in every ``--precisions`` format the device supports (``bf16``/``fp16``: ``torch.autocast``,
+as ``Predictor(precision=...)``); the last column is the p50 of ``fast`` fp32 in the same setting
+divided by the row's p50 (2.0: twice as fast as the fused fp32 path).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from isegsat.inference.checkpoint import load_checkpoint
 from isegsat.inference.device import pick_device
 from isegsat.inference.fuse import fuse_for_inference
 from isegsat.inference.model import HRNetModel, build_model
+from isegsat.inference.precision import Precision, autocast, is_supported
 
 MAX_CLICKS = 20
 
@@ -54,21 +58,32 @@ def click_points(count: int, height: int, width: int, flip: bool) -> torch.Tenso
 
 
 def predict_once(
-    model: HRNetModel, rgb: torch.Tensor, prev_prob: np.ndarray, points: torch.Tensor
+    model: HRNetModel,
+    rgb: torch.Tensor,
+    prev_prob: np.ndarray,
+    points: torch.Tensor,
+    precision: Precision = "fp32",
 ) -> np.ndarray:
-    """One click's work: ``rgb`` (1, 3, H, W) on the model's device → probability (H, W)."""
+    """One click's work: ``rgb`` (1, 3, H, W) on the model's device → probability (H, W)
+    float32, the model run in ``precision``."""
     mask = torch.from_numpy(prev_prob).to(rgb.device)[None, None]
     image = torch.cat([rgb, mask], dim=1) if model.with_prev_mask else rgb
     if points.shape[0] == 2:
         image = torch.cat([image, image.flip(-1)])
-    logits = model(image, points.to(rgb.device))["instances"]
+    with autocast(precision, rgb.device):
+        logits = model(image, points.to(rgb.device))["instances"].float()
     if logits.shape[0] == 2:
         logits = 0.5 * (logits[:1] + logits[1:].flip(-1))
     return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
 
 
 def time_clicks(
-    model: HRNetModel, size: int, flip: bool, repeats: int, device: torch.device
+    model: HRNetModel,
+    size: int,
+    flip: bool,
+    repeats: int,
+    device: torch.device,
+    precision: Precision = "fp32",
 ) -> list[float]:
     """Seconds per click for ``repeats`` clicks (after 2 warm-up passes) at ``size``²."""
     generator = torch.Generator().manual_seed(size)
@@ -80,7 +95,7 @@ def time_clicks(
             clicks = min(index % MAX_CLICKS + 1, MAX_CLICKS)
             points = click_points(clicks, size, size, flip)
             start = time.perf_counter()
-            prob = predict_once(model, rgb, prob, points)
+            prob = predict_once(model, rgb, prob, points, precision)
             if index >= 2:
                 times.append(time.perf_counter() - start)
     return times
@@ -110,6 +125,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--variants", nargs="+", choices=["plain", "fast"], default=["plain", "fast"]
     )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=["fp32", "bf16", "fp16"],
+        default=["fp32", "bf16", "fp16"],
+        help="formats to time (those the device lacks are skipped)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--weights", default=None, help="checkpoint to time instead of random")
@@ -134,17 +156,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     print(describe_machine(device))
-    print(f"{'model':9} {'size':>5} {'flip':>5} {'variant':>7} {'p50 s':>7} {'p90 s':>7} {'n':>4}")
+    precisions = [p for p in args.precisions if is_supported(p, device)]
+    skipped = sorted(set(args.precisions) - set(precisions))
+    if skipped:
+        print(f"not supported on {device} here, skipped: {', '.join(skipped)}")
+    header = f"{'model':9} {'size':>5} {'flip':>5} {'variant':>7} {'format':>6} {'p50 s':>7}"
+    print(f"{header} {'p90 s':>7} {'n':>4} {'x fast fp32':>11}")
     for arch, model in _models(args, device):
         variants = {"plain": model, "fast": fuse_for_inference(model)}
         for size in args.sizes:
             for flip in (False, True):
-                for name in args.variants:
-                    times = time_clicks(variants[name], size, flip, args.repeats, device)
+                times = {
+                    (name, precision): time_clicks(
+                        variants[name], size, flip, args.repeats, device, precision
+                    )
+                    for name in args.variants
+                    for precision in precisions
+                }
+                reference = times.get(("fast", "fp32"))
+                for (name, precision), row in times.items():
+                    p50 = percentile(row, 50)
+                    ratio = f"{percentile(reference, 50) / p50:11.2f}" if reference else ""
                     print(
-                        f"{arch:9} {size:>5} {str(flip):>5} {name:>7} "
-                        f"{percentile(times, 50):7.3f} {percentile(times, 90):7.3f} "
-                        f"{len(times):4d}",
+                        f"{arch:9} {size:>5} {str(flip):>5} {name:>7} {precision:>6} "
+                        f"{p50:7.3f} {percentile(row, 90):7.3f} {len(row):4d} {ratio}",
                         flush=True,
                     )
     print(describe_machine(device))

@@ -18,7 +18,10 @@ from torch import nn
 from isegsat.inference.clicks import Click, check_inside, encode_points
 from isegsat.inference.device import pick_device
 from isegsat.inference.fuse import fuse_for_inference
+from isegsat.inference.precision import Precision, autocast, resolve_precision
 from isegsat.inference.zoom_in import Box, ZoomIn
+
+TIMING_SIZE = 256  # px, the dummy pass that times the formats for precision="auto"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class Predictor:
     fuse: run ``fuse_for_inference(model)`` — an eval-mode copy with BatchNorms folded into the
     convolutions, so later changes to ``model`` are not seen; with False the model itself is
     moved to the device and must be in eval mode.
+    precision: ``fp32`` (default), ``bf16``/``fp16`` autocast, or ``auto`` (the fastest format the
+    device runs natively, timed on a dummy pass; see ``isegsat.inference.precision``). The
+    resolved format is ``self.precision``; probability maps are float32 whatever it is.
 
     Probability maps handed out are HxW float32 in [0, 1] and read-only (copy before editing).
     Undo history: per click, one float32 map of the image (first click and clicks run on the full
@@ -58,10 +64,13 @@ class Predictor:
         flip: bool = True,
         device: str | torch.device | None = None,
         fuse: bool = True,
+        precision: str = "fp32",
     ) -> None:
         self.device = pick_device(device)
         self.model = (fuse_for_inference(model) if fuse else model).to(self.device)
         self.flip = flip
+        self.precision: Precision = "fp32"
+        self.precision = resolve_precision(precision, self.device, self._timing_pass)
         if isinstance(zoom_in, ZoomIn):
             self.zoom_in: ZoomIn | None = zoom_in
         else:
@@ -216,7 +225,9 @@ class Predictor:
             coord_lists.append(mirrored)
             net_input = torch.cat((net_input, net_input.flip(3)), dim=0)
         points = encode_points(coord_lists, [positive] * len(coord_lists))
-        logits = self.model(net_input, torch.from_numpy(points).to(self.device))["instances"]
+        with autocast(self.precision, self.device):
+            logits = self.model(net_input, torch.from_numpy(points).to(self.device))["instances"]
+        logits = logits.float()
         if logits.shape[2:] != net_input.shape[2:]:
             logits = F.interpolate(
                 logits, size=net_input.shape[2:], mode="bilinear", align_corners=True
@@ -224,6 +235,18 @@ class Predictor:
         if self.flip:
             logits = 0.5 * (logits[:1] + logits[1:].flip(3))
         return logits
+
+    def _timing_pass(self, precision: Precision) -> None:
+        """One click's forward pass on a blank TIMING_SIZE² image in ``precision`` (``auto``)."""
+        channels = 4 if self.model.with_prev_mask else 3
+        blank = torch.zeros((1, channels, TIMING_SIZE, TIMING_SIZE), device=self.device)
+        centre = np.array([[TIMING_SIZE // 2, TIMING_SIZE // 2]], dtype=np.float64)
+        chosen, self.precision = self.precision, precision
+        try:
+            with torch.inference_mode():
+                self._logits(blank, centre, np.array([True]))
+        finally:
+            self.precision = chosen
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

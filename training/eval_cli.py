@@ -4,11 +4,14 @@
                  --out REPORT_DIR [--protocol tile|object|relabel] [--no-flip] [--no-zoom-in]
                  [--limit N] [--per-city N] [--cities austin,vienna] [--device cpu|cuda]
                  [--max-clicks K] [--max-objects-per-crop N] [--seed S]
+                 [--precision fp32 [bf16 fp16]]
 
 Writes REPORT_DIR/metrics.json, table.md, metrics.csv, per_sample.csv,
 fig7_miou_per_click.png and fig8_gain_per_click.png (see ``isegsat.training.report``), metrics
 per city (a real set's name) and overall. A checkpoint whose metadata says ``interactive: False``
-is evaluated without clicks (tile protocol only).
+is evaluated without clicks (tile protocol only). With several ``--precision`` formats each
+checkpoint is evaluated in each (rows ``NAME@bf16``), the accuracy check of the reduced-precision
+inference paths.
 """
 
 from __future__ import annotations
@@ -81,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=["fp32", "bf16", "fp16"],
+        default=["fp32"],
+        help="number formats the interactive models run in; several compare them in one table "
+        "(default: fp32)",
+    )
+    parser.add_argument(
         "--max-clicks",
         type=_positive_int,
         help="clicks per sample (default: "
@@ -108,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 with a one-line message on bad input."""
     args = build_parser().parse_args(argv)
     from isegsat.inference import CheckpointError, pick_device
+    from isegsat.inference.precision import check_precision
     from isegsat.inference.threshold import PRED_THRESHOLD
     from isegsat.training.evaluation import EvaluationDataError, select_crops
     from isegsat.training.report import TABLE_MD, write_report
@@ -118,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise EvaluationDataError(f"--out {args.out} exists and is not a folder")
         device = pick_device(args.device)
+        for precision in args.precision:
+            check_precision(precision, device)
         names = _model_names(args.checkpoint)
         models = [_load(path) for path in args.checkpoint]
         for path, (_, interactive) in zip(args.checkpoint, models, strict=True):
@@ -126,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{path} is a model without clicks; the {args.protocol} protocol needs "
                     "an interactive one"
                 )
+            if not interactive and args.precision != ["fp32"]:
+                raise ValueError(f"{path} is a model without clicks: it is evaluated in fp32 only")
         selection = select_crops(args.data, args.split, args.cities, args.limit, args.per_city)
         if not selection.crops:
             raise EvaluationDataError(
@@ -138,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     evaluations = [
-        _evaluate(name, model, interactive, selection, args, device)
+        _evaluate(run_name, model, interactive, selection, args, device, precision)
         for name, (model, interactive) in zip(names, models, strict=True)
+        for precision in (args.precision if interactive else ["fp32"])
+        for run_name in [name if len(args.precision) == 1 else f"{name}@{precision}"]
     ]
     settings: dict[str, object] = {
         "protocol": args.protocol,
@@ -153,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "flip": not args.no_flip,
         "prediction threshold": PRED_THRESHOLD,
         "device": str(device),
+        "precision": ", ".join(args.precision),
     }
     if args.protocol != "tile":
         settings["seed"] = args.seed
@@ -181,6 +200,7 @@ def _evaluate(
     selection: CropSelection,
     args: argparse.Namespace,
     device: torch.device,
+    precision: str,
 ) -> ModelEvaluation:
     from isegsat.inference import Predictor
     from isegsat.training.evaluation import (
@@ -199,7 +219,11 @@ def _evaluate(
         results = evaluate_crops_without_clicks(crops, model, device, desc=name)
     else:
         predictor = Predictor(
-            model, zoom_in=not args.no_zoom_in, flip=not args.no_flip, device=device
+            model,
+            zoom_in=not args.no_zoom_in,
+            flip=not args.no_flip,
+            device=device,
+            precision=precision,
         )
         if args.protocol == "object":
             results = evaluate_crops_objects(

@@ -47,8 +47,11 @@ def test_arguments() -> None:
         Path("a.tif"), Path("m.tif"), Path("w.pth"), "cpu",
     )  # fmt: skip
     assert app_main.parse_args([]).image is None
-    with pytest.raises(SystemExit):
-        app_main.parse_args(["--device", "tpu"])
+    assert app_main.parse_args([]).precision is None  # the settings decide (default auto)
+    assert app_main.parse_args(["--precision", "fp32"]).precision == "fp32"
+    for bad in (["--device", "tpu"], ["--precision", "int8"]):
+        with pytest.raises(SystemExit):
+            app_main.parse_args(bad)
 
 
 def test_start_opens_image_mask_and_weights(qtbot, window, scene, hrnet_checkpoint):

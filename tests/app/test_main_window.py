@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 from fakes.models import BrightNearClicks
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -18,6 +19,7 @@ from isegsat.app.annotation import Mode
 from isegsat.app.inference_worker import WARM_UP_SIZE, InferenceWorker
 from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import AppSettings
+from isegsat.inference.precision import is_supported
 
 RESULT_TIMEOUT_MS = 20000
 
@@ -34,7 +36,8 @@ def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def window(qtbot, errors, test_model):
-    win = MainWindow(AppSettings(), worker=InferenceWorker(zoom_in=False, flip=False))
+    worker = InferenceWorker(zoom_in=False, flip=False)
+    win = MainWindow(AppSettings(), worker=worker, precision="fp32")
     qtbot.addWidget(win)
     win.resize(900, 700)
     win.show()
@@ -269,7 +272,7 @@ def test_a_text_file_named_pth_ends_the_loading_state_and_says_what_it_is(
     with qtbot.waitSignal(window.worker.failed, timeout=RESULT_TIMEOUT_MS):
         window.load_model(notes)
     assert window.status.busy.isHidden()  # no busy bar left spinning
-    assert window.status.device.text() == "BrightNearClicks on CPU"  # the model still in use
+    assert window.status.device.text() == "BrightNearClicks on CPU · fp32"  # still in use
     title, text = errors[-1]
     assert title == "Cannot load the model" and "notes.pth is a text file" in text
     assert "weights_only" not in text
@@ -277,12 +280,29 @@ def test_a_text_file_named_pth_ends_the_loading_state_and_says_what_it_is(
 
 def test_loading_a_model_warms_it_up_with_one_pass(qtbot, errors):
     SEEN_SHAPES.clear()
-    win = MainWindow(AppSettings(), worker=InferenceWorker(zoom_in=False, flip=False))
+    worker = InferenceWorker(zoom_in=False, flip=False)
+    win = MainWindow(AppSettings(), worker=worker, precision="fp32")
     qtbot.addWidget(win)
     try:
         with qtbot.waitSignal(win.worker.model_ready, timeout=RESULT_TIMEOUT_MS):
             win.load_model(model=RecordingModel().eval())
         assert SEEN_SHAPES == [(WARM_UP_SIZE, WARM_UP_SIZE)]  # before any click
+    finally:
+        win.shutdown()
+
+
+def test_the_status_bar_shows_the_number_format_auto_chose(qtbot, errors):
+    settings = AppSettings()
+    settings.precision = "auto"  # as a user's stored choice; the constructor has no override
+    win = MainWindow(settings, worker=InferenceWorker(zoom_in=False, flip=False))
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(win.worker.model_ready, timeout=RESULT_TIMEOUT_MS) as ready:
+            win.load_model(model=BrightNearClicks().eval())
+        chosen = ready.args[0].precision
+        bf16 = is_supported("bf16", torch.device("cpu"))
+        assert chosen in (("fp32", "bf16") if bf16 else ("fp32",))
+        assert win.status.device.text() == f"BrightNearClicks on CPU · {chosen}"
     finally:
         win.shutdown()
 

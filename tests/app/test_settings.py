@@ -22,6 +22,7 @@ def test_defaults_when_nothing_is_stored(app_settings: AppSettings) -> None:
     assert app_settings.threshold == pytest.approx(0.49)
     assert app_settings.autosave_seconds == 60
     assert app_settings.device is None
+    assert app_settings.precision == "auto"
     assert app_settings.recent_files == []
     assert app_settings.recent_checkpoints == []
 
@@ -32,6 +33,7 @@ def test_values_survive_a_new_instance_through_the_ini_file(app_settings: AppSet
     app_settings.threshold = 0.3
     app_settings.autosave_seconds = 120
     app_settings.device = "CUDA:1"
+    app_settings.precision = "FP32"
     app_settings.sync()
 
     again = AppSettings()
@@ -39,6 +41,7 @@ def test_values_survive_a_new_instance_through_the_ini_file(app_settings: AppSet
     assert (again.tile_size, again.opacity, again.threshold) == (256, 0.7, 0.3)
     assert again.autosave_seconds == 120
     assert again.device == "cuda:1"
+    assert again.precision == "fp32"
     app_settings.device = None
     assert AppSettings().device is None
 
@@ -56,6 +59,7 @@ def test_values_survive_a_new_instance_through_the_ini_file(app_settings: AppSet
         ("autosave_seconds", "-5"),
         ("autosave_seconds", "0"),
         ("device", "tpu"),
+        ("precision", "int4"),
     ],
 )
 def test_invalid_stored_values_fall_back_to_defaults(

@@ -8,6 +8,7 @@ import torch
 
 from isegsat.inference import build_model
 from isegsat.inference.bench import click_points, main, predict_once
+from isegsat.inference.precision import is_supported
 
 
 def test_click_points_alternate_and_mirror() -> None:
@@ -35,15 +36,18 @@ def test_flip_prediction_is_mirror_consistent() -> None:
     assert np.allclose(prob, mirrored[:, ::-1], atol=1e-5)
 
 
-def test_main_prints_a_row_per_setting(capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_a_row_per_setting_and_format(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--archs", "hrnet18s", "--sizes", "33", "--repeats", "1", "--device", "cpu"])
     rows = [
         line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("hrnet")
     ]
-    assert [(r[2], r[3]) for r in rows] == [
-        ("False", "plain"),
-        ("False", "fast"),
-        ("True", "plain"),
-        ("True", "fast"),
+    formats = [p for p in ("fp32", "bf16", "fp16") if is_supported(p, torch.device("cpu"))]
+    assert [(r[2], r[3], r[4]) for r in rows] == [
+        (flip, variant, precision)
+        for flip in ("False", "True")
+        for variant in ("plain", "fast")
+        for precision in formats
     ]
-    assert all(float(r[4]) > 0 for r in rows)
+    assert all(float(r[5]) > 0 and float(r[8]) > 0 for r in rows)
+    fast_fp32 = [r for r in rows if r[3:5] == ["fast", "fp32"]]
+    assert all(float(r[8]) == 1.0 for r in fast_fp32)  # the ratio's reference is itself

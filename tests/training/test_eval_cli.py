@@ -12,6 +12,7 @@ from eval_fixtures import real_set_crops, small_city_set, write_prepared_dir
 from matplotlib.image import imread
 
 from isegsat.inference import build_model, save_checkpoint
+from isegsat.inference.precision import is_supported
 from isegsat.training.eval_cli import main
 from isegsat.training.metrics import metric_keys
 
@@ -299,3 +300,29 @@ def test_the_same_folder_twice_is_refused(real_sets, checkpoints, tmp_path, caps
     args = ["--checkpoint", str(checkpoints[0]), "--data", folder, folder, "--split", "val"]
     assert main([*args, "--out", str(tmp_path / "r"), *FAST]) == 2
     assert "more than once" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not is_supported("bf16", torch.device("cpu")), reason="this CPU has no AVX-512 BF16/AMX"
+)
+def test_precisions_are_compared_in_one_table(real_sets, checkpoints, tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["--checkpoint", str(checkpoints[0]), "--data", str(real_sets[0]), "--split", "val"]
+    assert main([*args, "--out", str(out), "--max-clicks", "3", "--precision", "fp32", "bf16",
+                 *FAST]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["itermask@fp32", "itermask@bf16"]
+    assert "- precision: fp32, bf16" in (out / "table.md").read_text()
+
+
+def test_a_format_the_machine_lacks_or_a_baseline_in_bf16_is_refused(
+    real_sets, checkpoints, tmp_path, capsys
+):
+    args = ["--data", str(real_sets[0]), "--split", "val", "--out", str(tmp_path / "r"), *FAST]
+    assert main(["--checkpoint", str(checkpoints[1]), *args, "--precision", "bf16"]) == 2
+    refused = capsys.readouterr().err
+    if is_supported("bf16", torch.device("cpu")):
+        assert "evaluated in fp32 only" in refused
+    else:
+        assert "use --precision fp32 or auto" in refused
+    assert not (tmp_path / "r").exists()
