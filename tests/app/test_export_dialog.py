@@ -11,6 +11,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from fakes.signals import SignalRecorder
 from fixtures_dialogs import (
     BUILDINGS,
     SCENE_TRANSFORM,
@@ -18,7 +19,6 @@ from fixtures_dialogs import (
     redirected_settings,
     write_scene,
 )
-from fakes.signals import SignalRecorder
 from PySide6.QtWidgets import QDialog, QMessageBox
 from rasterio.crs import CRS
 from rasterio.windows import Window
