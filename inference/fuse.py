@@ -12,6 +12,7 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from isegsat.inference.model import HRNetModel
 
@@ -67,8 +68,14 @@ def _fold_children(parent: nn.Module) -> None:
 
 @torch.no_grad()
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
-    """Rewrite ``conv`` so that ``conv(x)`` equals the old ``norm(conv(x))`` in eval mode."""
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
-    conv.weight.mul_(scale.view(-1, 1, 1, 1))
-    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
+    """Rewrite ``conv`` so that ``conv(x)`` equals the old ``norm(conv(x))`` in eval mode
+    (PyTorch's own ``fuse_conv_bn_weights`` computes the folded weight and bias)."""
+    conv.weight, conv.bias = fuse_conv_bn_weights(
+        conv.weight,
+        conv.bias,
+        norm.running_mean,
+        norm.running_var,
+        norm.eps,
+        norm.weight,
+        norm.bias,
+    )

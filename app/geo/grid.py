@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.windows import Window
+from rasterio.errors import WindowError
+from rasterio.windows import Window, intersection
 
 from isegsat.app.geo.errors import GridMismatchError, RasterError
 
@@ -92,13 +93,14 @@ def clip_window(window: Window, width: int, height: int) -> Window | None:
     The window is first snapped outwards to whole pixels.
     """
     check_window(window)
-    c0 = max(0, math.floor(window.col_off))
-    r0 = max(0, math.floor(window.row_off))
-    c1 = min(width, math.ceil(window.col_off + window.width))
-    r1 = min(height, math.ceil(window.row_off + window.height))
-    if c1 <= c0 or r1 <= r0:
+    col0, row0 = math.floor(window.col_off), math.floor(window.row_off)
+    col1 = math.ceil(window.col_off + window.width)
+    row1 = math.ceil(window.row_off + window.height)
+    snapped = Window(col0, row0, col1 - col0, row1 - row0)
+    try:
+        return intersection(snapped, Window(0, 0, width, height))
+    except WindowError:  # no overlap
         return None
-    return Window(c0, r0, c1 - c0, r1 - r0)
 
 
 def integer_window(window: Window) -> Window:

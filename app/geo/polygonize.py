@@ -18,6 +18,7 @@ import shapely
 from affine import Affine
 from rasterio.features import shapes
 from rasterio.windows import Window
+from shapely.affinity import affine_transform
 from shapely.geometry import Polygon, shape
 
 from isegsat.app.geo.errors import ExportCancelled
@@ -102,6 +103,6 @@ def to_map_coordinates(polygons: list[Polygon], transform: Affine) -> np.ndarray
     if geometries.size == 0:
         return geometries
     a, b, c, d, e, f = transform[:6]
-    matrix = np.array([[a, b], [d, e]])
-    offset = np.array([c, f])
-    return shapely.transform(geometries, lambda xy: xy @ matrix.T + offset)
+    return np.array(
+        [affine_transform(polygon, (a, b, d, e, c, f)) for polygon in geometries], dtype=object
+    )
