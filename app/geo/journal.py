@@ -64,11 +64,6 @@ def read_journal(path: Path) -> tuple[list[tuple[Window, bytes]], int]:
     return records, offset
 
 
-def has_records(path: Path) -> bool:
-    """True when the journal holds at least one complete record."""
-    return bool(read_journal(path)[0])
-
-
 class Journal:
     """Appends records durably (write + fsync before `append` returns).
 
