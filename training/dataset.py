@@ -5,11 +5,6 @@ No rasterio here: training only reads the PNG crops.
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
-from pathlib import Path
-
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -17,61 +12,13 @@ from torch.utils.data import Dataset
 from isegsat.training.augment import augment
 from isegsat.training.iterative import error_click
 from isegsat.training.label_noise import perturb_label
+from isegsat.training.manifest import CropRecord, DataError, load_crop
 from isegsat.training.points_sampler import MultiPointSampler, building_objects, empty_points
 
 MAX_AUGMENT_TRIES = 20
 TARGETS = ("all", "building", "mixed")
 """What a training sample segments: all buildings of the view, one building, or either (per
 sample, one building with probability ``building_prob``)."""
-
-
-class DataError(ValueError):
-    """The prepared data folder is missing or unusable (the message says how to fix it)."""
-
-
-@dataclass(frozen=True)
-class CropRecord:
-    crop_id: str
-    image: Path
-    mask: Path
-    building_fraction: float
-    split: str
-
-
-def read_manifest(data_dir: str | Path, split: str | None = None) -> list[CropRecord]:
-    """The crops listed in ``data_dir/manifest.csv`` (optionally one split), paths absolute."""
-    data_dir = Path(data_dir)
-    manifest = data_dir / "manifest.csv"
-    if not manifest.is_file():
-        raise DataError(
-            f"no manifest.csv in {data_dir}: run `isegsat-prepare --inria ROOT --out {data_dir}` "
-            "first (or pass the folder it wrote with --data)"
-        )
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    needed = {"crop_id", "image", "mask", "building_fraction", "split"}
-    if rows and not needed <= set(rows[0]):
-        raise DataError(f"{manifest} lacks columns {sorted(needed - set(rows[0]))}")
-    return [
-        CropRecord(
-            row["crop_id"],
-            data_dir / row["image"],
-            data_dir / row["mask"],
-            float(row["building_fraction"]),
-            row["split"],
-        )
-        for row in rows
-        if split is None or row["split"] == split
-    ]
-
-
-def load_crop(record: CropRecord) -> tuple[np.ndarray, np.ndarray]:
-    """(HxWx3 uint8 RGB, HxW uint8 {0, 1}) of one prepared crop."""
-    bgr = cv2.imread(str(record.image), cv2.IMREAD_COLOR)
-    mask = cv2.imread(str(record.mask), cv2.IMREAD_GRAYSCALE)
-    if bgr is None or mask is None:
-        raise DataError(f"cannot read crop {record.crop_id} ({record.image} / {record.mask})")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (mask > 127).astype(np.uint8)
 
 
 class ClickSegmentationDataset(Dataset):

@@ -21,14 +21,8 @@ from tqdm import tqdm
 from isegsat.inference import Predictor
 from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.inference.zoom_in import Box, clamp_box, expand_box, mask_box
-from isegsat.training.evaluation import (
-    Crop,
-    CropResult,
-    crop_rng,
-    evaluate_sample,
-    read_image,
-    read_mask,
-)
+from isegsat.training.evaluation import CropResult, crop_rng, evaluate_sample
+from isegsat.training.manifest import CropRecord, read_image, read_mask
 from isegsat.training.metrics import DEFAULT_MAX_CLICKS
 from isegsat.training.points_sampler import building_objects
 
@@ -73,7 +67,7 @@ def object_windows(
 
 
 def evaluate_crops_objects(
-    crops: Sequence[Crop],
+    crops: Sequence[CropRecord],
     predictor: Predictor,
     max_clicks: int = DEFAULT_MAX_CLICKS["object"],
     max_objects: int | None = None,

@@ -21,7 +21,6 @@ here only, so training from a prepared folder never needs it.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import re
 import sys
@@ -36,23 +35,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from isegsat.inference.atomic_file import atomic_path, write_atomically
+from isegsat.inference.atomic_file import write_atomically
+from isegsat.training.manifest import write_manifest
 
 INRIA_TILE = re.compile(r"^(?P<city>[a-z-]+?)(?P<n>\d+)\.tif$")
 """Inria tile file name: city (lower-case letters and '-') followed by the tile number."""
 INRIA_TEST_TILES = frozenset(range(1, 6))
 """Tiles 1-5 of every city form the test split (the study's and Inria's validation split)."""
-MANIFEST_COLUMNS = (
-    "crop_id",
-    "city",
-    "tile",
-    "row",
-    "col",
-    "image",
-    "mask",
-    "building_fraction",
-    "split",
-)
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MASK_SUFFIXES = (".tif", ".tiff", ".png")
 MASK_VALUES = (0, 1, 255)
@@ -263,14 +252,7 @@ def prepare(
                 progress.update()
     progress.close()
     rows.sort(key=lambda row: (row["city"], _natural_key(str(row["tile"])), row["row"], row["col"]))
-    manifest = out / "manifest.csv"
-    try:
-        with atomic_path(manifest) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-    except OSError as error:
-        raise OSError(error.errno, f"cannot write {manifest}: {error.strerror or error}") from error
+    manifest = write_manifest(out, rows)
     return PrepareResult(manifest, len(rows), written, len(rows) - written)
 
 

@@ -17,12 +17,12 @@ import numpy as np
 from isegsat.inference import Predictor
 from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.evaluation import (
-    Crop,
     CropResult,
     crop_rng,
     evaluate_crops,
 )
 from isegsat.training.label_noise import perturb_label
+from isegsat.training.manifest import CropRecord
 from isegsat.training.metrics import DEFAULT_MAX_CLICKS
 
 
@@ -33,7 +33,7 @@ def starting_label(gt_mask: np.ndarray, seed: int, crop_id: str) -> np.ndarray:
 
 
 def evaluate_crops_relabel(
-    crops: Sequence[Crop],
+    crops: Sequence[CropRecord],
     predictor: Predictor,
     max_clicks: int = DEFAULT_MAX_CLICKS["relabel"],
     seed: int = 0,

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from isegsat.inference import CheckpointError
-    from isegsat.training.dataset import DataError
+    from isegsat.training.manifest import DataError
 
     try:
         if args.resume:

@@ -35,14 +35,10 @@ from isegsat.inference import HRNetModel, build_model, load_checkpoint, save_che
 from isegsat.inference.atomic_file import write_atomically
 from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.training.config import TrainConfig, save_config
-from isegsat.training.dataset import (
-    ClickSegmentationDataset,
-    CropRecord,
-    DataError,
-    read_manifest,
-)
+from isegsat.training.dataset import ClickSegmentationDataset
 from isegsat.training.iterative import simulate_clicks
 from isegsat.training.losses import ritm_loss
+from isegsat.training.manifest import CropRecord, DataError, read_manifest
 from isegsat.training.points_sampler import MultiPointSampler
 
 try:

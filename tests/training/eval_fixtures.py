@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from isegsat.resources.synth import generate_scene
-from isegsat.training.prepare import MANIFEST_COLUMNS as MANIFEST_HEADER
+from isegsat.training.manifest import COLUMNS as MANIFEST_HEADER
 
 
 def aerial_crop(seed: int, size: int = 64, buildings: int = 2) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from isegsat.training.augment import random_crop, random_resize
-from isegsat.training.dataset import ClickSegmentationDataset, DataError, load_crop, read_manifest
+from isegsat.training.dataset import ClickSegmentationDataset
+from isegsat.training.manifest import DataError, load_crop, read_manifest
 from isegsat.training.points_sampler import MultiPointSampler, building_objects
 
 

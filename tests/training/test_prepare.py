@@ -13,8 +13,8 @@ import rasterio
 from rasterio.windows import Window
 
 from isegsat.resources.synth import write_inria_layout
+from isegsat.training.manifest import COLUMNS
 from isegsat.training.prepare import (
-    MANIFEST_COLUMNS,
     PrepareError,
     find_inria_train_dir,
     folder_pairs,
@@ -41,7 +41,7 @@ def _small_tree(tmp_path: Path, parent: str, cities: tuple[str, ...] = ("chicago
 
 def test_manifest_columns_counts_and_split(prepared_crops: Path) -> None:
     rows = _rows(prepared_crops)
-    assert tuple(rows[0]) == MANIFEST_COLUMNS
+    assert tuple(rows[0]) == COLUMNS
     assert len(rows) == 5 * TILES_PER_CITY * 4  # 192 px tiles -> 2 x 2 crops of 96 px
     test_tiles = {int(r["tile"]) for r in rows if r["split"] == "test"}
     train_tiles = {int(r["tile"]) for r in rows if r["split"] == "train"}

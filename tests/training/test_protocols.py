@@ -11,14 +11,9 @@ from eval_fixtures import (
 )
 
 from isegsat.inference import Predictor, next_click
-from isegsat.training.evaluation import (
-    ModelEvaluation,
-    crop_rng,
-    evaluate_sample,
-    read_mask,
-    select_crops,
-)
+from isegsat.training.evaluation import ModelEvaluation, crop_rng, evaluate_sample, select_crops
 from isegsat.training.label_noise import perturb_label
+from isegsat.training.manifest import read_mask
 from isegsat.training.metrics import iou, metric_keys
 from isegsat.training.object_protocol import MIN_WINDOW, evaluate_crops_objects, object_windows
 from isegsat.training.relabel_protocol import evaluate_crops_relabel, starting_label

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from isegsat.training.config import config_from_dict
-from isegsat.training.dataset import ClickSegmentationDataset, read_manifest
+from isegsat.training.dataset import ClickSegmentationDataset
+from isegsat.training.manifest import read_manifest
 from isegsat.training.points_sampler import MultiPointSampler, building_objects
 from isegsat.training.trainer import training_records
 
