@@ -31,12 +31,12 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
 
+from isegsat.app.geo.raster import RasterSource
 from isegsat.app.object_window import clicked_object, component_at, place_range
 from isegsat.inference import Click
 from isegsat.inference.threshold import PRED_THRESHOLD
@@ -113,12 +113,15 @@ class TileGrid:
 
 @dataclass(frozen=True, eq=False)
 class PredictRequest:
-    """Everything the worker needs to predict one target: run the model on the image crop `box`
-    with `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box)."""
+    """Everything the worker needs to predict one target: run the model on the crop `box` of
+    `source` (the document's own thread-safe RasterSource, which the display also reads) with
+    `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box). A source
+    closed before the worker reads it raises `SourceClosedError` there (the request is dropped).
+    """
 
     seq: int
     target_id: int
-    image_path: Path
+    source: RasterSource
     box: Box
     prev_mask: np.ndarray
     clicks: tuple[Click, ...]
@@ -205,7 +208,7 @@ class AnnotationSession:
     """Annotation state of one image and its label layer (see the module docstring)."""
 
     labels: LabelStore
-    image_path: Path
+    source: RasterSource  # the image, read only by the worker answering the session's requests
     height: int
     width: int
     config: SessionConfig = field(default_factory=SessionConfig)
@@ -414,7 +417,7 @@ class AnnotationSession:
         return PredictRequest(
             seq=self._seq,
             target_id=target.id,
-            image_path=self.image_path,
+            source=self.source,
             box=target.box,
             prev_mask=target.initial.astype(np.float32),
             clicks=tuple(target.box.local(c) for c in target.clicks),

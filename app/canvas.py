@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -55,11 +55,28 @@ class ImageCanvas(QGraphicsView):
         self.close_source()
         self._source = source
         self.scene().setSceneRect(QRectF(0, 0, source.width, source.height))
+        self._start_loader(source)
+        self.fit()
+
+    def reload_tiles(self) -> None:
+        """Read every shown tile again (the source's display changed, e.g. its bands); the view
+        stays where it is. The loader is restarted and the tiles it had already sent are taken
+        in and dropped with the others, so no tile of the old display survives."""
+        if self._source is None or self._loader is None:
+            return
+        self._loader.stop()
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)  # its last tiles
+        for item in self._items.values():
+            self.scene().removeItem(item)
+        self._items.clear()
+        self._start_loader(self._source)
+        self._update_tiles()
+
+    def _start_loader(self, source: RasterSource) -> None:
         self._loader = TileLoader(source, self)
         self._loader.tile_ready.connect(self._add_tile)
         self._loader.failed.connect(self.load_failed)
         self._loader.start()
-        self.fit()
 
     def close_source(self) -> None:
         if self._loader is not None:

@@ -2,10 +2,14 @@
 
 Only the newest pending request is kept: submitting while the worker is busy replaces the waiting
 one, so a fast clicker's intermediate states are never computed. The worker keeps one stateful
-`Predictor` and converges it to each request (same target: add the missing clicks or undo the
-extra ones; other target: read the crop, set the image and the initial mask, replay the clicks).
-Failures are emitted as `failed(title, message)`; a CUDA out-of-memory moves the model to the CPU,
-emits `warning` and retries.
+`Predictor`; a request for a new target (another target id, another image or other display
+bands: the target key is the request's `RasterSource` object, its target id and the source's
+bands) reads the crop from that source (the document's own, shared with the display), sets the
+image and the initial mask; then
+`Predictor.set_clicks` converges to the request's clicks. A request whose source was closed (its
+document is gone) is dropped without a signal. Other failures are emitted as
+`failed(title, message)`; a CUDA out-of-memory moves the model to the CPU, emits `warning` and
+retries.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from PySide6.QtCore import Signal
 from torch import nn
 
 from isegsat.app.annotation import PredictRequest, PredictResult
-from isegsat.app.geo import RasterSource
+from isegsat.app.geo import RasterSource, SourceClosedError
 from isegsat.app.plain_errors import explain_checkpoint_failure
 from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
@@ -66,7 +70,8 @@ def warm_up(predictor: Predictor) -> None:
 
 
 class InferenceWorker(RequestThread):
-    """Start with `start()`, stop with `stop()` (joins the thread)."""
+    """Start with `start()`, stop with `stop()` (joins the thread); tests may instead call
+    `set_synchronous(True)` and never start it (see `RequestThread`)."""
 
     model_loading = Signal(str)
     model_ready = Signal(object)  # ModelInfo
@@ -80,8 +85,8 @@ class InferenceWorker(RequestThread):
         self._load: LoadRequest | None = None
         self._predict: PredictRequest | None = None
         self._predictor: Predictor | None = None
-        self._target: tuple[int, Path] | None = None
-        self._sources: dict[Path, RasterSource] = {}
+        # (source, target id, display bands) the predictor's image was read for
+        self._target: tuple[RasterSource, int, tuple[int, ...]] | None = None
         self._model_name = ""
         self._precision = "fp32"  # as requested by the last load
 
@@ -95,23 +100,15 @@ class InferenceWorker(RequestThread):
     def submit(self, request: PredictRequest) -> None:
         self._post(lambda: setattr(self, "_predict", request))
 
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while not (self._stopping or self._load or self._predict):
-                    self._cond.wait()
-                if self._stopping:
-                    break
-                load, self._load = self._load, None
-                predict = None if load else self._predict
-                if predict is not None:
-                    self._predict = None
-            if load is not None:
-                self._do_load(load)
-            elif predict is not None:
-                self._do_predict(predict)
-        for source in self._sources.values():
-            source.close()
+    def _next_job(self):
+        """A pending load first (clicks wait for the model), else the newest prediction."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            return lambda: self._do_load(load)
+        if self._predict is not None:
+            predict, self._predict = self._predict, None
+            return lambda: self._do_predict(predict)
+        return None
 
     # ------------------------------------------------------------------ jobs (worker thread)
     def _do_load(self, request: LoadRequest) -> None:
@@ -151,14 +148,14 @@ class InferenceWorker(RequestThread):
             return
         started = time.perf_counter()
         try:
-            prob = self._converge(request)
-        except torch.OutOfMemoryError:
-            self._fall_back_to_cpu()
             try:
                 prob = self._converge(request)
-            except Exception as exc:
-                self.failed.emit("Prediction failed", str(exc))
-                return
+            except torch.OutOfMemoryError:
+                self._fall_back_to_cpu()
+                prob = self._converge(request)
+        except SourceClosedError:  # its document closed before the crop was read: cancelled
+            self._target = None
+            return
         except Exception as exc:
             self._target = None
             self.failed.emit("Prediction failed", str(exc))
@@ -169,25 +166,26 @@ class InferenceWorker(RequestThread):
             PredictResult(request.seq, request.target_id, prob.copy(), latency, device)
         )
 
-    def _converge(self, request: PredictRequest):
+    def _converge(self, request: PredictRequest) -> np.ndarray:
+        """The (h, w) probability map of `request`, from the predictor's current state."""
         predictor = self._predictor
-        key = (request.target_id, request.image_path)
-        if self._target != key:
+        source = request.source
+        target = self._target
+        if (
+            target is None
+            or target[0] is not source
+            or target[1:]
+            != (
+                request.target_id,
+                source.bands,
+            )
+        ):  # another target, image or band choice: read the crop again
             self._target = None
-            source = self._source(request.image_path)
+            bands = source.bands
             predictor.set_image(source.read_full_res_rgb(request.box.window()))
             predictor.set_prev_mask(request.prev_mask)
-            self._target = key
-        have, want = predictor.clicks, request.clicks
-        if want[: len(have)] != have:
-            keep = 0
-            while keep < min(len(have), len(want)) and have[keep] == want[keep]:
-                keep += 1
-            for _ in range(len(have) - keep):
-                predictor.undo()
-        for click in want[len(predictor.clicks) :]:
-            predictor.add_click(click.y, click.x, click.is_positive)
-        return predictor.prob
+            self._target = (source, request.target_id, bands)
+        return predictor.set_clicks(request.clicks)
 
     def _cpu_predictor(self, model: nn.Module, requested: str) -> Predictor:
         """A CPU predictor for `model` after a GPU out-of-memory, in the `requested` format
@@ -210,8 +208,3 @@ class InferenceWorker(RequestThread):
     def _info(self) -> ModelInfo:
         predictor = self._predictor
         return ModelInfo(self._model_name, device_name(predictor.device), predictor.precision)
-
-    def _source(self, path: Path) -> RasterSource:
-        if path not in self._sources:
-            self._sources[path] = RasterSource.open(path)
-        return self._sources[path]

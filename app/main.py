@@ -21,6 +21,8 @@ from isegsat.inference.precision import PRECISIONS
 if TYPE_CHECKING:
     from isegsat.app.main_window import MainWindow
 
+GENERATING_SAMPLE = "Generating the sample scene (first start only)…"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -76,8 +78,9 @@ def start(window: MainWindow, args: argparse.Namespace) -> None:
     if args.image is not None:
         window.open_image(args.image, args.mask)
         return
-    window.statusBar().showMessage("Opening the sample scene (generated on the first start)…")
-    QApplication.processEvents()
+    if not synth.sample_scene_paths().exists:  # only the first start writes it (10-20 s)
+        window.statusBar().showMessage(GENERATING_SAMPLE)
+        QApplication.processEvents()
     scene = synth.ensure_sample_scene()
     window.open_image(scene.image_path, scene.label_path)
 

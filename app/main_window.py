@@ -17,6 +17,7 @@ from isegsat.app.annotation import AnnotationSession, Mode, SessionConfig
 from isegsat.app.canvas import ImageCanvas
 from isegsat.app.document import Document, open_document
 from isegsat.app.geo import RasterError
+from isegsat.app.geo.layer_lock import LayerLockedError
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest, ModelInfo
 from isegsat.app.model_picker import ModelPickerCombo
 from isegsat.app.plain_errors import explain_raster_failure
@@ -25,6 +26,7 @@ from isegsat.app.settings import AppSettings
 from isegsat.app.side_panel import SidePanel
 from isegsat.app.status_bar import StatusWidgets
 from isegsat.app.tile_navigator import TileNavigator
+from isegsat.app.view_controls import ViewControls
 from isegsat.app.window_dialogs import WindowDialogs
 
 TOOLBAR = ("open_image", "save", "undo", "redo", "accept", "reset", "fit", "actual",
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
         self.status = StatusWidgets(self.statusBar())
         self.dialogs = WindowDialogs(self)
+        self.view = ViewControls(self)  # outlines, probability map, bands
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("main_toolbar")
         self.picker = ModelPickerCombo(self.settings, self)
@@ -147,16 +150,20 @@ class MainWindow(QMainWindow):
             self.close_document()
         try:
             document = open_document(path, mask, self.dialogs.ask_recovery, restart_from_mask)
+        except LayerLockedError as exc:  # another window or process writes these labels
+            self.dialogs.error("Labels open elsewhere", str(exc))
+            return False
         except (RasterError, OSError) as exc:
             self.dialogs.error("Cannot open the image", explain_raster_failure(path, str(exc)))
             return False
         self.close_document()
         self.document = document
+        self.view.document_opened(document)  # its remembered bands, before any tile is read
         self.settings.add_recent_file(document.image_path)
         config = SessionConfig(tile_size=self.panel.tile_size.value())
         config.threshold = self.panel.threshold.value() / 100
         session = AnnotationSession(
-            document.labels, document.image_path, document.source.height,
+            document.labels, document.source, document.source.height,
             document.source.width, config,
         )  # fmt: skip
         restored = self.navigator.attach(session, document.labels.path)

@@ -5,10 +5,17 @@ All items live in image-pixel scene coordinates. The label layer is drawn in chu
 CHUNK pixels read from the label store (small windowed reads) only when zoomed in enough (at most
 MAX_DOWNSAMPLE image pixels per screen pixel); a hidden box (the tile being re-predicted) is left
 out so the prediction replaces the old label there.
+
+Two view toggles: outlines (`set_outline`: labels and prediction drawn as OUTLINE_PX wide inner
+borders instead of filled; label chunks are read with a margin so no line appears at a chunk
+border) and the probability map (`TargetOverlay.set_probability`: the model's probability on
+the target drawn through PROBABILITY_RAMP, faint near 0 and opaque near 1, instead of the
+thresholded mask).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainterPath, QPen, QPixmap
@@ -33,7 +40,14 @@ FRAME_COLOUR = QColor(255, 255, 255)
 BUSY_COLOUR = QColor(255, 150, 0)
 DONE_COLOUR = QColor(0, 200, 120)
 BUSY_TEXT = "model working…"
+OUTLINE_PX = 2  # width of a drawn outline, in image pixels
+# (probability, colour) anchors of the probability ramp (viridis-like: dark violet to yellow).
+PROBABILITY_RAMP = ((0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)),
+                    (0.75, (94, 201, 98)), (1.0, (253, 231, 37)))  # fmt: skip
+PROBABILITY_OPACITY = 0.75
+PREDICTION_OPACITY = 0.55
 _DOT = 9.0
+_KERNEL = np.ones((3, 3), np.uint8)
 
 
 def mask_to_pixmap(mask: np.ndarray, colour: QColor) -> QPixmap:
@@ -42,6 +56,43 @@ def mask_to_pixmap(mask: np.ndarray, colour: QColor) -> QPixmap:
     h, w = mask.shape
     image = QImage(mask.data, w, h, w, QImage.Format.Format_Indexed8)
     image.setColorTable([QColor(0, 0, 0, 0).rgba(), colour.rgba()])
+    return QPixmap.fromImage(image)
+
+
+def outline(mask: np.ndarray, width: int = OUTLINE_PX, margin: int = 0) -> np.ndarray:
+    """(h, w) {0, 1} mask → its inner border `width` px wide (8-neighbour erosion), {0, 1} uint8.
+
+    Pixels beyond the array count as background. `margin` px on each side are context only
+    (neighbouring data, so no border is drawn where a shape merely leaves the array) and are cut
+    off the result: (h - 2·margin, w - 2·margin).
+    """
+    mask = np.ascontiguousarray(mask, dtype=np.uint8)
+    padded = np.pad(mask, width)
+    eroded = cv2.erode(padded, _KERNEL, iterations=width)[width:-width, width:-width]
+    edge = mask & (1 - eroded)
+    h, w = edge.shape
+    return edge[margin : h - margin, margin : w - margin]
+
+
+def _probability_table() -> list[int]:
+    """256 ARGB colours: the ramp's colour at value/255, alpha rising from 35 to 255."""
+    stops = np.array([p for p, _ in PROBABILITY_RAMP])
+    colours = np.array([c for _, c in PROBABILITY_RAMP], dtype=float)
+    values = np.linspace(0, 1, 256)
+    rgb = np.stack([np.interp(values, stops, colours[:, i]) for i in range(3)], axis=1)
+    rgba = np.column_stack([rgb, 35 + 220 * values]).round().astype(int)
+    return [QColor(int(r), int(g), int(b), int(a)).rgba() for r, g, b, a in rgba]
+
+
+_PROBABILITY_TABLE = _probability_table()
+
+
+def probability_to_pixmap(prob: np.ndarray) -> QPixmap:
+    """(h, w) float probability in [0, 1] → pixmap coloured through PROBABILITY_RAMP."""
+    levels = np.ascontiguousarray(np.round(np.clip(prob, 0, 1) * 255), dtype=np.uint8)
+    h, w = levels.shape
+    image = QImage(levels.data, w, h, w, QImage.Format.Format_Indexed8)
+    image.setColorTable(_PROBABILITY_TABLE)
     return QPixmap.fromImage(image)
 
 
@@ -55,6 +106,15 @@ class LabelOverlay:
         self._items: dict[tuple[int, int], QGraphicsPixmapItem] = {}
         self._hidden: Box | None = None
         self.opacity = 0.45
+        self.outlined = False
+
+    def set_outline(self, outlined: bool) -> None:
+        """Draw the labels as outlines (True) or filled (False); redraws the drawn chunks."""
+        if outlined == self.outlined:
+            return
+        self.outlined = outlined
+        for r, c in list(self._items):
+            self._draw(r, c)
 
     def set_labels(self, labels: LabelStore | None, height: int = 0, width: int = 0) -> None:
         self.clear()
@@ -95,9 +155,14 @@ class LabelOverlay:
                     self._draw(r, c)
 
     def refresh(self, box: Box) -> None:
-        """Redraw the already drawn chunks intersecting `box` (after a write or undo)."""
-        for r in range(box.row // CHUNK, (box.row + box.height - 1) // CHUNK + 1):
-            for c in range(box.col // CHUNK, (box.col + box.width - 1) // CHUNK + 1):
+        """Redraw the already drawn chunks intersecting `box` (after a write or undo); with
+        outlines also those within OUTLINE_PX of it, whose border pixels may have changed."""
+        m = OUTLINE_PX if self.outlined else 0
+        r0, c0 = max(box.row - m, 0) // CHUNK, max(box.col - m, 0) // CHUNK
+        r1 = (box.row + box.height - 1 + m) // CHUNK
+        c1 = (box.col + box.width - 1 + m) // CHUNK
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
                 if (r, c) in self._items:
                     self._draw(r, c)
 
@@ -106,7 +171,10 @@ class LabelOverlay:
         chunk = Box(
             r * CHUNK, c * CHUNK, min(CHUNK, height - r * CHUNK), min(CHUNK, width - c * CHUNK)
         )
-        mask = np.array(self._labels.read(chunk.window()), dtype=np.uint8)
+        if self.outlined:
+            mask = outline(self._read_padded(chunk, OUTLINE_PX), margin=OUTLINE_PX)
+        else:
+            mask = np.array(self._labels.read(chunk.window()), dtype=np.uint8)
         hidden = self._hidden
         if hidden is not None:
             r0, c0 = max(hidden.row - chunk.row, 0), max(hidden.col - chunk.col, 0)
@@ -122,6 +190,18 @@ class LabelOverlay:
             self._scene.addItem(item)
             self._items[(r, c)] = item
         item.setPixmap(mask_to_pixmap(mask, LABEL_COLOUR))
+
+    def _read_padded(self, box: Box, margin: int) -> np.ndarray:
+        """The label on `box` grown by `margin` px on each side (zeros beyond the image)."""
+        height, width = self._size
+        r0, c0 = max(box.row - margin, 0), max(box.col - margin, 0)
+        r1 = min(box.row + box.height + margin, height)
+        c1 = min(box.col + box.width + margin, width)
+        out = np.zeros((box.height + 2 * margin, box.width + 2 * margin), np.uint8)
+        inner = np.asarray(self._labels.read(Box(r0, c0, r1 - r0, c1 - c0).window()))
+        top, left = r0 - (box.row - margin), c0 - (box.col - margin)
+        out[top : top + r1 - r0, left : left + c1 - c0] = inner
+        return out
 
 
 class TargetOverlay:
@@ -142,12 +222,27 @@ class TargetOverlay:
         self.set_busy(False)
         self._mask = QGraphicsPixmapItem()
         self._mask.setZValue(20)
-        self._mask.setOpacity(0.55)
+        self._mask.setOpacity(PREDICTION_OPACITY)
         scene.addItem(self._mask)
         self._dots: list[QGraphicsEllipseItem] = []
+        self.outlined = False
+        self.probability = False
+        self._shown: tuple = (None, None, None)
+
+    def set_outline(self, outlined: bool) -> None:
+        """Draw the thresholded prediction as an outline (True) or filled (False)."""
+        self.outlined = outlined
+        self.show(*self._shown)
+
+    def set_probability(self, probability: bool) -> None:
+        """Show the model's probability map on the target instead of the thresholded mask."""
+        self.probability = probability
+        self.show(*self._shown)
 
     def show(self, frame: Box | None, target: Target | None, mask: np.ndarray | None) -> None:
-        """Draw `frame` (tile or object box), `mask` ((h, w) {0,1} on target.box) and clicks."""
+        """Draw `frame` (tile or object box), `mask` ((h, w) {0,1} on target.box) and clicks;
+        in probability view target.prob instead of `mask` once the model has answered."""
+        self._shown = (frame, target, mask)
         self._frame.setVisible(frame is not None)
         if frame is not None:
             self._frame.setRect(QRectF(frame.col, frame.row, frame.width, frame.height))
@@ -159,7 +254,13 @@ class TargetOverlay:
         if target is None or mask is None:
             self._mask.setVisible(False)
             return
-        self._mask.setPixmap(mask_to_pixmap(mask, PREDICTION_COLOUR))
+        if self.probability and target.prob is not None:
+            self._mask.setPixmap(probability_to_pixmap(target.prob))
+            self._mask.setOpacity(PROBABILITY_OPACITY)
+        else:
+            drawn = outline(mask) if self.outlined else mask
+            self._mask.setPixmap(mask_to_pixmap(drawn, PREDICTION_COLOUR))
+            self._mask.setOpacity(PREDICTION_OPACITY)
         self._mask.setPos(target.box.col, target.box.row)
         self._mask.setVisible(True)
         for click in target.clicks:

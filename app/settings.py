@@ -23,6 +23,7 @@ from isegsat.inference.threshold import PRED_THRESHOLD
 ORGANISATION = "isegsat"
 APPLICATION = "isegsat"
 MAX_RECENT = 10
+MAX_BAND_CHOICES = 50
 
 _DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
@@ -206,6 +207,38 @@ class AppSettings:
     def export_folder(self, value: Path) -> None:
         self._store.setValue("export_folder", str(Path(value).expanduser().resolve()))
 
+    # -- display bands per image -----------------------------------------------------------
+
+    def image_bands(self, image: Path | str) -> tuple[int, int, int] | None:
+        """The bands last chosen for `image` as (R, G, B), 1-based (None: its default bands)."""
+        return self._read_band_choices().get(_resolved(image))
+
+    def set_image_bands(self, image: Path | str, bands: tuple[int, int, int] | None) -> None:
+        """Remember `bands` for `image` (None forgets them); the newest MAX_BAND_CHOICES are
+        kept."""
+        if bands is not None and (len(bands) != 3 or any(int(b) < 1 for b in bands)):
+            raise ValueError(f"invalid image_bands setting: {bands}")
+        key = _resolved(image)
+        choices = {k: v for k, v in self._read_band_choices().items() if k != key}
+        if bands is not None:
+            choices = {key: tuple(int(b) for b in bands), **choices}
+        rows = [f"{','.join(map(str, v))}|{k}" for k, v in choices.items()]
+        self._store.setValue("image_bands", rows[:MAX_BAND_CHOICES])
+
+    def _read_band_choices(self) -> dict[str, tuple[int, int, int]]:
+        raw = self._store.value("image_bands")
+        raw = [raw] if isinstance(raw, str) else raw
+        choices: dict[str, tuple[int, int, int]] = {}
+        for row in raw if isinstance(raw, list) else []:
+            bands, sep, path = str(row).partition("|")
+            try:
+                parsed = tuple(int(b) for b in bands.split(","))
+            except ValueError:
+                continue
+            if sep and path and len(parsed) == 3 and min(parsed) >= 1:
+                choices.setdefault(path, parsed)
+        return choices
+
     # -- most-recently-used lists ----------------------------------------------------------
 
     def _read_paths(self, key: str) -> list[Path]:
@@ -254,3 +287,7 @@ class AppSettings:
     def remove_recent_checkpoint(self, path: Path | str) -> None:
         """Forget ``path``, e.g. after it failed to load."""
         self._drop_path("recent_checkpoints", path)
+
+
+def _resolved(path: Path | str) -> str:
+    return str(Path(path).expanduser().resolve())

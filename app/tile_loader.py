@@ -71,21 +71,19 @@ class TileLoader(RequestThread):
     def request(self, keys: list[TileKey]) -> None:
         self._post(lambda: setattr(self, "_queue", list(keys)))
 
-    def run(self) -> None:
-        width, height = self._source.width, self._source.height
-        while True:
-            with self._cond:
-                while not (self._stopping or self._queue):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                key = self._queue.pop(0)
-            window = key.window(width, height)
-            factor = 2**key.level
-            shape = (math.ceil(window.height / factor), math.ceil(window.width / factor))
-            try:
-                rgb = self._source.read(window, shape)
-            except RasterError as exc:
-                self.failed.emit(str(exc))
-                continue
-            self.tile_ready.emit(TileImage(key, window, rgb_to_qimage(rgb)))
+    def _next_job(self):
+        if not self._queue:
+            return None
+        key = self._queue.pop(0)
+        return lambda: self._load(key)
+
+    def _load(self, key: TileKey) -> None:
+        window = key.window(self._source.width, self._source.height)
+        factor = 2**key.level
+        shape = (math.ceil(window.height / factor), math.ceil(window.width / factor))
+        try:
+            rgb = self._source.read(window, shape)
+        except RasterError as exc:
+            self.failed.emit(str(exc))
+            return
+        self.tile_ready.emit(TileImage(key, window, rgb_to_qimage(rgb)))

@@ -8,6 +8,7 @@ or zeros), at full image size; ZoomIn crops and resizes it together with the ima
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,6 +160,32 @@ class Predictor:
             raise
         self._history.append(step)
         self._clicks = clicks
+        return self.prob
+
+    def set_clicks(self, clicks: Sequence[Click]) -> np.ndarray:
+        """Converge to ``clicks`` (oldest first, pixels of the image); returns the probability map.
+
+        The longest common prefix of ``self.clicks`` and ``clicks`` is kept, the clicks after it
+        are undone (exact maps, no model call) and the missing ones added (one model call each),
+        so the result equals a fresh replay of ``clicks`` after ``reset()``. Every click is checked
+        first: one outside the image raises ValueError with the predictor unchanged. When the
+        model fails on an added click, the predictor holds the clicks added before it.
+        """
+        height, width = self._image_size()
+        want = tuple(
+            Click(operator.index(c.y), operator.index(c.x), bool(c.is_positive)) for c in clicks
+        )
+        for click in want:
+            check_inside(click.y, click.x, (height, width))
+        keep = 0
+        for have, wanted in zip(self._clicks, want, strict=False):
+            if have != wanted:
+                break
+            keep += 1
+        for _ in range(len(self._clicks) - keep):
+            self.undo()
+        for click in want[keep:]:
+            self.add_click(click.y, click.x, click.is_positive)
         return self.prob
 
     def undo(self) -> np.ndarray:

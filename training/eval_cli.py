@@ -121,14 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from isegsat.inference import CheckpointError, pick_device
     from isegsat.inference.precision import check_precision
     from isegsat.inference.threshold import PRED_THRESHOLD
-    from isegsat.training.evaluation import EvaluationDataError, select_crops
+    from isegsat.training.evaluation import select_crops
+    from isegsat.training.manifest import DataError
     from isegsat.training.report import TABLE_MD, write_report
 
     if args.max_clicks is None:
         args.max_clicks = DEFAULT_MAX_CLICKS[args.protocol]
     try:
         if args.out.exists() and not args.out.is_dir():
-            raise EvaluationDataError(f"--out {args.out} exists and is not a folder")
+            raise DataError(f"--out {args.out} exists and is not a folder")
         device = pick_device(args.device)
         for precision in args.precision:
             check_precision(precision, device)
@@ -144,12 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"{path} is a model without clicks: it is evaluated in fp32 only")
         selection = select_crops(args.data, args.split, args.cities, args.limit, args.per_city)
         if not selection.crops:
-            raise EvaluationDataError(
+            raise DataError(
                 f"no crop with a building in split {args.split!r} of "
                 f"{', '.join(map(str, args.data))} "
                 f"({sum(selection.empty_dropped.values())} empty crops dropped)"
             )
-    except (CheckpointError, EvaluationDataError, ValueError, RuntimeError, OSError) as error:
+    except (CheckpointError, DataError, ValueError, RuntimeError, OSError) as error:
         print(f"isegsat-eval: error: {error}", file=sys.stderr)
         return 2
 
@@ -186,11 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(path: Path) -> tuple[torch.nn.Module, bool]:
     """(model in eval mode, interactive?) from a checkpoint; RITM files are interactive."""
     from isegsat.inference import CheckpointError, load_checkpoint
+    from isegsat.inference.segmenter import is_interactive
 
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     model, metadata = load_checkpoint(path)
-    return model.eval(), bool(metadata.get("interactive", True))
+    return model.eval(), is_interactive(metadata)
 
 
 def _evaluate(

@@ -12,21 +12,28 @@ and relabel protocols (``object_protocol``, ``relabel_protocol``) reuse ``evalua
 
 from __future__ import annotations
 
-import csv
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from isegsat.inference import Click, Predictor, clicks_to_points, next_click
+from isegsat.inference import Click, Predictor, next_click
+from isegsat.inference.segmenter import predict_without_clicks
 from isegsat.inference.threshold import PRED_THRESHOLD
+from isegsat.training.manifest import (
+    CropRecord,
+    DataError,
+    check_files,
+    read_image,
+    read_manifest,
+    read_mask,
+)
 from isegsat.training.metrics import (
     PROTOCOLS,
     iou,
@@ -36,12 +43,6 @@ from isegsat.training.metrics import (
     summarize_objects,
     summarize_relabel,
 )
-
-MANIFEST_COLUMNS = ("crop_id", "city", "image", "mask", "split")
-
-
-class EvaluationDataError(ValueError):
-    """The prepared data cannot be evaluated: missing manifest or file, unknown split or city."""
 
 
 @dataclass(frozen=True)
@@ -54,20 +55,10 @@ class SampleResult:
 
 
 @dataclass(frozen=True)
-class Crop:
-    """One prepared crop: ``image`` an RGB PNG, ``mask`` a 0/255 PNG, both absolute paths."""
-
-    crop_id: str
-    city: str
-    image: Path
-    mask: Path
-
-
-@dataclass(frozen=True)
 class CropSelection:
     """The non-empty crops to evaluate (manifest order) and the empty crops dropped, per city."""
 
-    crops: tuple[Crop, ...]
+    crops: tuple[CropRecord, ...]
     empty_dropped: dict[str, int] = field(default_factory=dict)
 
 
@@ -171,26 +162,6 @@ def evaluate_sample(
     return SampleResult(tuple(clicks), ious, elapsed / max_clicks)
 
 
-def predict_without_clicks(
-    model: torch.nn.Module, image: np.ndarray, device: torch.device
-) -> np.ndarray:
-    """HxW float32 probability of a model run once with no clicks and an all-zero previous mask.
-
-    This is how a non-interactive baseline (``isegsat-train --preset baseline``) segments.
-    image: HxWx3 uint8 RGB. ``model`` must already be on ``device`` in eval mode.
-    """
-    height, width = image.shape[:2]
-    rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
-    channels = [rgb]
-    if model.with_prev_mask:
-        channels.append(torch.zeros(1, height, width))
-    batch = torch.cat(channels).unsqueeze(0).to(device)
-    points = torch.from_numpy(clicks_to_points([[]])).to(device)
-    with torch.no_grad():
-        logits = model(batch, points)["instances"]
-    return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
-
-
 def evaluate_without_clicks(
     image: np.ndarray,
     gt_mask: np.ndarray,
@@ -222,36 +193,31 @@ def select_crops(
     non-empty crops in manifest order are kept and ``empty_dropped`` counts the empty crops met
     before the last of them. ``per_city`` keeps at most that many non-empty crops of each city
     (the first in manifest order): a quick run that still covers every city. Raises
-    EvaluationDataError naming what is wrong.
+    DataError naming what is wrong.
     """
     folders = [Path(data_dirs)] if isinstance(data_dirs, str | Path) else list(map(Path, data_dirs))
-    rows: list[tuple[Path, dict[str, str]]] = []
+    records: list[CropRecord] = []
     for folder in folders:
-        manifest_rows = _read_manifest(folder)
-        splits = sorted({row["split"] for row in manifest_rows})
+        folder_records = read_manifest(folder)
+        splits = sorted({record.split for record in folder_records})
         if split not in splits:
-            raise EvaluationDataError(
-                f"unknown split {split!r} in {folder}; the manifest has {splits}"
-            )
-        rows += [(folder, row) for row in manifest_rows if row["split"] == split]
-    ids = Counter(row["crop_id"] for _, row in rows)
+            raise DataError(f"unknown split {split!r} in {folder}; the manifest has {splits}")
+        records += [record for record in folder_records if record.split == split]
+    ids = Counter(record.crop_id for record in records)
     repeated = sorted(crop_id for crop_id, n in ids.items() if n > 1)
     if repeated:
-        raise EvaluationDataError(
-            f"crop ids {repeated[:3]} appear more than once in the data folders"
-        )
+        raise DataError(f"crop ids {repeated[:3]} appear more than once in the data folders")
     if cities:
-        known = sorted({row["city"] for _, row in rows})
+        known = sorted({record.city for record in records})
         unknown = sorted(set(cities) - set(known))
         if unknown:
-            raise EvaluationDataError(
-                f"unknown cities {unknown} in split {split!r}; it has {known}"
-            )
-        rows = [(folder, row) for folder, row in rows if row["city"] in set(cities)]
-    kept: list[Crop] = []
+            raise DataError(f"unknown cities {unknown} in split {split!r}; it has {known}")
+        records = [record for record in records if record.city in set(cities)]
+    kept: list[CropRecord] = []
     dropped: Counter[str] = Counter()
     kept_per_city: Counter[str] = Counter()
-    for crop in _crops(rows):
+    for crop in records:
+        check_files(crop)
         if per_city is not None and kept_per_city[crop.city] >= per_city:
             continue
         if not np.any(read_mask(crop.mask)):
@@ -270,24 +236,8 @@ def crop_rng(seed: int, crop_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(crop_id.encode("utf-8"))])
 
 
-def read_image(path: Path) -> np.ndarray:
-    """HxWx3 uint8 RGB from an image file (OpenCV reads BGR; converted)."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise EvaluationDataError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """HxW int32 ground truth (1 building, 0 background) from a 0/255 mask PNG."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise EvaluationDataError(f"cannot read mask {path}")
-    return (mask > 127).astype(np.int32)
-
-
 def evaluate_crops(
-    crops: Sequence[Crop],
+    crops: Sequence[CropRecord],
     predictor: Predictor,
     max_clicks: int = 20,
     pred_thr: float = PRED_THRESHOLD,
@@ -314,7 +264,7 @@ def evaluate_crops(
 
 
 def evaluate_crops_without_clicks(
-    crops: Sequence[Crop],
+    crops: Sequence[CropRecord],
     model: torch.nn.Module,
     device: torch.device,
     pred_thr: float = PRED_THRESHOLD,
@@ -327,26 +277,3 @@ def evaluate_crops_without_clicks(
         value, seconds = evaluate_without_clicks(image, gt, model, device, pred_thr)
         results.append(CropResult(crop.crop_id, crop.city, np.array([value]), seconds))
     return results
-
-
-def _read_manifest(data_dir: Path) -> list[dict[str, str]]:
-    manifest = data_dir / "manifest.csv"
-    if not manifest.is_file():
-        raise EvaluationDataError(
-            f"no manifest at {manifest}; run isegsat-prepare to write the crops first"
-        )
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise EvaluationDataError(f"{manifest} lacks the columns {missing}")
-        return list(reader)
-
-
-def _crops(rows: Sequence[tuple[Path, dict[str, str]]]) -> Iterator[Crop]:
-    for data_dir, row in rows:
-        crop = Crop(row["crop_id"], row["city"], data_dir / row["image"], data_dir / row["mask"])
-        for path in (crop.image, crop.mask):
-            if not path.is_file():
-                raise EvaluationDataError(f"crop {crop.crop_id}: missing file {path}")
-        yield crop

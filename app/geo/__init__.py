@@ -16,6 +16,7 @@ from isegsat.app.geo.errors import (
     GeoWarning,
     GridMismatchError,
     RasterError,
+    SourceClosedError,
 )
 from isegsat.app.geo.export import FootprintExport, export_footprints, export_mask_geotiff
 from isegsat.app.geo.grid import RasterGrid
@@ -35,6 +36,7 @@ __all__ = [
     "RasterError",
     "RasterGrid",
     "RasterSource",
+    "SourceClosedError",
     "build_overviews",
     "export_footprints",
     "export_mask_geotiff",

@@ -5,6 +5,10 @@ class RasterError(Exception):
     """A raster cannot be opened, read or written (bad file, bad window, bad band choice)."""
 
 
+class SourceClosedError(RasterError):
+    """A read of a raster source that was closed (e.g. a late model request for a closed image)."""
+
+
 class GridMismatchError(RasterError):
     """A mask is not on the image's pixel grid; the message lists what differs."""
 

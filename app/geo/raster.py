@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from isegsat.app.geo.errors import RasterError
+from isegsat.app.geo.errors import RasterError, SourceClosedError
 from isegsat.app.geo.grid import RasterGrid, check_window
 from isegsat.app.geo.stretch import apply_stretch, percentile_range
 from isegsat.app.geo.tile_cache import TileCache
@@ -42,6 +44,9 @@ class RasterSource:
     """A raster opened for display. Create with `RasterSource.open(path)`.
 
     Thread safety: each thread gets its own rasterio dataset handle; the tile cache is locked.
+    `close()` may come from any thread: it waits for reads in flight in other threads (one
+    window each, e.g. the model worker's crop), then closes every handle; a read after it raises
+    `SourceClosedError` instead of reopening the file.
     """
 
     def __init__(self, path: Path, bands: tuple[int, ...] | None, cache_mb: float) -> None:
@@ -50,6 +55,9 @@ class RasterSource:
         self._handles: list = []
         self._handles_lock = threading.Lock()
         self.cache = TileCache(cache_mb)
+        self._use = threading.Condition()  # guards _readers and _closed
+        self._readers = 0
+        self._closed = False
         try:
             self._describe(self._dataset(), bands)
         except BaseException:
@@ -69,8 +77,11 @@ class RasterSource:
         self.overview_factors: tuple[int, ...] = tuple(ds.overviews(1))
         self._palette = _palette_lut(ds)
         self._check_supported()
-        self.bands: tuple[int, int, int] = self.default_bands()
-        self.stretch: np.ndarray | None = None
+        # (bands, stretch), swapped as one: a tile is read and stretched with one pair
+        self._display: tuple[tuple[int, int, int], np.ndarray | None] = (
+            self.default_bands(),
+            None,
+        )
         self.set_bands(bands)
 
     # ----------------------------------------------------------------- construction
@@ -114,8 +125,30 @@ class RasterSource:
                 self._handles.append(ds)
         return ds
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the source open for one read (raises SourceClosedError once it is closed)."""
+        with self._use:
+            if self._closed:
+                raise SourceClosedError(f"{self.path} was closed")
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._use:
+                self._readers -= 1
+                self._use.notify_all()
+
     def close(self) -> None:
-        """Close every thread's handle and drop the cache."""
+        """Wait for reads in flight, then close every thread's handle and drop the cache."""
+        with self._use:
+            self._closed = True
+            while self._readers:
+                self._use.wait()
         with self._handles_lock:
             for ds in self._handles:
                 ds.close()
@@ -149,9 +182,21 @@ class RasterSource:
         colour = [i + 1 for i, ci in enumerate(self.colorinterp) if ci != ColorInterp.alpha] or [1]
         return tuple(colour[:3]) if len(colour) >= 3 else (colour[0],) * 3
 
+    @property
+    def bands(self) -> tuple[int, int, int]:
+        """The 1-based bands shown as red, green, blue (the model's input too)."""
+        return self._display[0]
+
+    @property
+    def stretch(self) -> np.ndarray | None:
+        """(3, 2) 2-98 % range of the display bands for non-8-bit data, else None."""
+        return self._display[1]
+
     def set_bands(self, bands: tuple[int, ...] | None) -> None:
         """Choose display bands (1-based; 3 = RGB, 1 = grey; None = default) and recompute the
-        percentile stretch for non-8-bit data. Clears the tile cache."""
+        percentile stretch for non-8-bit data. Clears the tile cache. Safe while other threads
+        read: each tile is read with either the old or the new bands and stretch, never a mix,
+        and cached under its bands."""
         if bands is None:
             chosen = self.default_bands()
         else:
@@ -162,32 +207,38 @@ class RasterSource:
             if bad:
                 raise RasterError(f"band(s) {bad} do not exist: {self.path} has {self.count}")
             chosen = bands * 3 if len(bands) == 1 else bands
-        self.bands = chosen
-        self.stretch = None if self.dtype == np.uint8 else self._compute_stretch()
+        if self.dtype == np.uint8:
+            stretch = None
+        else:
+            with self._reading():
+                stretch = self._compute_stretch(chosen)
+        self._display = (chosen, stretch)
         self.cache.clear()
 
-    def _compute_stretch(self) -> np.ndarray:
-        """2-98 % range per display band from an overview / decimated read, never a full read."""
+    def _compute_stretch(self, bands: tuple[int, int, int]) -> np.ndarray:
+        """2-98 % range per band of `bands` from an overview / decimated read, never a full
+        read."""
         ds = self._dataset()
         try:
             if self.overview_factors or self.width * self.height <= _STATS_FULL_READ_LIMIT:
                 scale = max(1.0, max(self.width, self.height) / _STATS_LONG_SIDE)
                 shape = (max(1, round(self.height / scale)), max(1, round(self.width / scale)))
-                data, valid = self._read_raw(ds, Window(0, 0, self.width, self.height), shape)
+                whole = Window(0, 0, self.width, self.height)
+                data, valid = self._read_raw(ds, whole, shape, bands)
             else:
-                data, valid = self._sample_windows(ds)
+                data, valid = self._sample_windows(ds, bands)
         except (RasterioError, OSError) as exc:
             message = f"cannot read {self.path} to compute the display stretch: {exc}"
             raise RasterError(message) from exc
         return percentile_range(data, valid)
 
-    def _sample_windows(self, ds) -> tuple[np.ndarray, np.ndarray]:
+    def _sample_windows(self, ds, bands: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """A grid of small full-resolution windows spread over a big raster without overviews."""
         size = min(_STATS_WINDOW, self.width, self.height)
         cols = np.linspace(0, self.width - size, _STATS_GRID).astype(int)
         rows = np.linspace(0, self.height - size, _STATS_GRID).astype(int)
         parts = [
-            self._read_raw(ds, Window(int(c), int(r), size, size), (size, size))
+            self._read_raw(ds, Window(int(c), int(r), size, size), (size, size), bands)
             for r in rows
             for c in cols
         ]
@@ -228,6 +279,12 @@ class RasterSource:
         out_h, out_w = (int(v) for v in out_shape)
         if out_h <= 0 or out_w <= 0:
             raise RasterError(f"output shape must be positive, got {out_shape}")
+        with self._reading():
+            return self._read_with_mask(window, out_h, out_w)
+
+    def _read_with_mask(
+        self, window: Window, out_h: int, out_w: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         level = self.level_for(window, (out_h, out_w))
         factor = 2**level
         xs = window.col_off + (np.arange(out_w) + 0.5) * (window.width / out_w)
@@ -283,7 +340,8 @@ class RasterSource:
 
     def _tile(self, level: int, tx: int, ty: int) -> tuple[np.ndarray, np.ndarray]:
         """Display tile (rgb, valid) of a pyramid level, from the cache or read from GDAL."""
-        key = (level, tx, ty)
+        bands, stretch = self._display
+        key = (level, tx, ty, bands)
         cached = self.cache.get(key)
         if cached is not None:
             return cached  # type: ignore[return-value]
@@ -298,30 +356,30 @@ class RasterSource:
             min(tile_h * factor, self.height - r0 * factor),
         )
         try:
-            data, valid = self._read_raw(self._dataset(), window, (tile_h, tile_w))
+            data, valid = self._read_raw(self._dataset(), window, (tile_h, tile_w), bands)
         except (RasterioError, OSError) as exc:
             raise RasterError(f"cannot read pixels {window} of {self.path}: {exc}") from exc
-        rgb = self._to_display(data)
+        rgb = self._to_display(data, bands, stretch)
         rgb[~valid] = 0
         tile = (rgb, valid)
         self.cache.put(key, tile)
         return tile
 
     def _read_raw(
-        self, ds, window: Window, shape: tuple[int, int]
+        self, ds, window: Window, shape: tuple[int, int], bands: tuple[int, int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Raw display-band values (B, h, w) of the unique display bands and validity (h, w)."""
-        unique = sorted(set(self.bands))
+        """Raw values (3, h, w) of `bands` (each unique band read once) and validity (h, w)."""
+        unique = sorted(set(bands))
         data = ds.read(unique, window=window, out_shape=(len(unique), *shape))
         valid = ds.dataset_mask(window=window, out_shape=shape) > 0
         if data.dtype.kind == "f":
             valid &= np.isfinite(data).all(axis=0)
-        return data[[unique.index(b) for b in self.bands]], valid
+        return data[[unique.index(b) for b in bands]], valid
 
-    def _to_display(self, data: np.ndarray) -> np.ndarray:
-        if self._palette is not None and self.bands == (1, 1, 1):
+    def _to_display(self, data: np.ndarray, bands, stretch: np.ndarray | None) -> np.ndarray:
+        if self._palette is not None and bands == (1, 1, 1):
             return self._palette[data[0]]
-        return apply_stretch(data, self.stretch)
+        return apply_stretch(data, stretch)
 
 
 def _palette_lut(ds) -> np.ndarray | None:

@@ -33,6 +33,11 @@ class SampleScene:
     image_path: Path
     label_path: Path
 
+    @property
+    def exists(self) -> bool:
+        """Both files are there (the scene was generated before)."""
+        return self.image_path.exists() and self.label_path.exists()
+
 
 @dataclass(frozen=True)
 class SampleArrays:
@@ -112,6 +117,13 @@ def degrade_label(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return label
 
 
+def sample_scene_paths(cache_dir: str | os.PathLike | None = None, size: int = 4000) -> SampleScene:
+    """Where `ensure_sample_scene` keeps the scene (nothing is generated; see `.exists`)."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    stem = SAMPLE_VERSION if size == 4000 else f"{SAMPLE_VERSION}-{size}"
+    return SampleScene(folder / f"{stem}.tif", folder / f"{stem}_label.tif")
+
+
 def ensure_sample_scene(
     cache_dir: str | os.PathLike | None = None, size: int = 4000
 ) -> SampleScene:
@@ -121,10 +133,8 @@ def ensure_sample_scene(
     EPSG:26914, 0.3 m) and ``..._label.tif`` (0/255 on the same grid). Both are written to
     temporary files and renamed, so an interrupted first run leaves no corrupt cache.
     """
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    stem = SAMPLE_VERSION if size == 4000 else f"{SAMPLE_VERSION}-{size}"
-    scene = SampleScene(folder / f"{stem}.tif", folder / f"{stem}_label.tif")
-    if scene.image_path.exists() and scene.label_path.exists():
+    scene = sample_scene_paths(cache_dir, size)
+    if scene.exists:
         return scene
     arrays = build_sample(size)
     transform = north_up_transform(*SAMPLE_ORIGIN)

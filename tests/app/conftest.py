@@ -11,6 +11,7 @@ from fakes.models import BrightNearClicks
 from fakes.scenes import Scene, write_scene
 from PySide6.QtCore import QSettings, QThread
 
+from isegsat.app.geo import RasterSource
 from isegsat.inference import build_model, save_checkpoint
 
 
@@ -63,3 +64,11 @@ def hrnet_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "hrnet18s_random.pth"
     save_checkpoint(build_model("hrnet18s"), path, {"note": "random init, tests only"})
     return path
+
+
+@pytest.fixture
+def scene_source(scene: Scene):
+    """The scene opened as the app opens documents (closed after the test)."""
+    source = RasterSource.open(scene.path)
+    yield source
+    source.close()

@@ -18,7 +18,7 @@ from isegsat.app.annotation import (
     SessionConfig,
     TileGrid,
 )
-from isegsat.app.geo import LabelLayer
+from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.inference import Click
 
 
@@ -29,8 +29,8 @@ def labels(scene, tmp_path: Path):
     layer.close()
 
 
-def make_session(labels, scene, **config) -> AnnotationSession:
-    return AnnotationSession(labels, scene.path, scene.height, scene.width, SessionConfig(**config))
+def make_session(labels, source: RasterSource, **config) -> AnnotationSession:
+    return AnnotationSession(labels, source, source.height, source.width, SessionConfig(**config))
 
 
 def answer(request, mask: np.ndarray) -> PredictResult:
@@ -53,10 +53,10 @@ def test_tile_grid_covers_the_scene_with_clipped_edge_tiles() -> None:
 
 
 def test_tile_click_requests_local_clicks_with_the_existing_label_as_prev_mask(
-    labels, scene
+    labels, scene_source
 ) -> None:
     labels.write(Window(64, 64, 10, 10), np.ones((10, 10), np.uint8))
-    session = make_session(labels, scene, tile_size=64)
+    session = make_session(labels, scene_source, tile_size=64)
     request = session.click(70, 100, positive=True).request
     assert session.tile_index == 4 and session.tile_box == Box(64, 64, 64, 64)
     assert request.box == Box(64, 64, 64, 64)
@@ -65,8 +65,10 @@ def test_tile_click_requests_local_clicks_with_the_existing_label_as_prev_mask(
     assert request.prev_mask[:10, :10].all() and request.prev_mask.sum() == 100
 
 
-def test_accept_writes_the_thresholded_prediction_and_moves_to_the_next_tile(labels, scene) -> None:
-    session = make_session(labels, scene, tile_size=64, threshold=0.5)
+def test_accept_writes_the_thresholded_prediction_and_moves_to_the_next_tile(
+    labels, scene_source
+) -> None:
+    session = make_session(labels, scene_source, tile_size=64, threshold=0.5)
     request = session.click(30, 30, True).request
     prob = np.full((64, 64), 0.2, np.float32)
     prob[20:40, 24:48] = 0.9
@@ -78,8 +80,8 @@ def test_accept_writes_the_thresholded_prediction_and_moves_to_the_next_tile(lab
     assert session.done == {0} and session.tile_index == 1 and session.target is None
 
 
-def test_a_stale_result_is_dropped_and_only_the_newest_applies(labels, scene) -> None:
-    session = make_session(labels, scene)
+def test_a_stale_result_is_dropped_and_only_the_newest_applies(labels, scene, scene_source) -> None:
+    session = make_session(labels, scene_source)
     first = session.click(30, 30, True).request
     second = session.click(40, 40, True).request
     mask = np.ones((scene.height, scene.width), np.uint8)
@@ -89,8 +91,8 @@ def test_a_stale_result_is_dropped_and_only_the_newest_applies(labels, scene) ->
     assert session.target.prob is not None and not session.pending
 
 
-def test_undo_and_redo_clicks_restore_the_earlier_prediction(labels, scene) -> None:
-    session = make_session(labels, scene)
+def test_undo_and_redo_clicks_restore_the_earlier_prediction(labels, scene, scene_source) -> None:
+    session = make_session(labels, scene_source)
     first = session.click(30, 30, True).request
     one = np.zeros((scene.height, scene.width), np.uint8)
     one[20:40, 20:40] = 1
@@ -108,8 +110,8 @@ def test_undo_and_redo_clicks_restore_the_earlier_prediction(labels, scene) -> N
     assert session.current_mask()[100, 140] == 1 and change.request is None
 
 
-def test_undo_accept_restores_label_progress_and_clicks(labels, scene) -> None:
-    session = make_session(labels, scene, tile_size=64)
+def test_undo_accept_restores_label_progress_and_clicks(labels, scene_source) -> None:
+    session = make_session(labels, scene_source, tile_size=64)
     request = session.click(10, 10, True).request
     session.apply(answer(request, box_mask(request.box, slice(0, 32), slice(0, 32))))
     session.accept()
@@ -123,8 +125,8 @@ def test_undo_accept_restores_label_progress_and_clicks(labels, scene) -> None:
     assert labels.read(Window(0, 0, 64, 64)).sum() == 32 * 32 and session.done == {0}
 
 
-def test_clicks_outside_a_tile_with_pending_clicks_are_ignored(labels, scene) -> None:
-    session = make_session(labels, scene, tile_size=64)
+def test_clicks_outside_a_tile_with_pending_clicks_are_ignored(labels, scene_source) -> None:
+    session = make_session(labels, scene_source, tile_size=64)
     session.click(10, 10, True)
     assert session.click(100, 150, True).request is None
     assert session.tile_index == 0 and len(session.target.clicks) == 1
@@ -132,8 +134,8 @@ def test_clicks_outside_a_tile_with_pending_clicks_are_ignored(labels, scene) ->
     assert session.click(100, 150, True).request is not None and session.tile_index == 5
 
 
-def test_reset_drops_clicks_and_undo_brings_them_back(labels, scene) -> None:
-    session = make_session(labels, scene)
+def test_reset_drops_clicks_and_undo_brings_them_back(labels, scene_source) -> None:
+    session = make_session(labels, scene_source)
     session.click(10, 10, True)
     session.click(12, 12, False)
     session.reset()
@@ -142,26 +144,30 @@ def test_reset_drops_clicks_and_undo_brings_them_back(labels, scene) -> None:
     assert len(session.target.clicks) == 2 and change.request is not None
 
 
-def test_object_initial_mask_is_the_label_component_under_the_first_click(labels, scene) -> None:
+def test_object_initial_mask_is_the_label_component_under_the_first_click(
+    labels, scene, scene_source
+) -> None:
     (r0, c0, h0, w0), (r1, c1, h1, w1) = scene.buildings
     full = np.zeros((scene.height, scene.width), np.uint8)
     full[r0 : r0 + h0, c0 : c0 + w0] = 1
     full[r1 : r1 + h1, c1 : c1 + w1] = 1
     labels.write(Window(0, 0, scene.width, scene.height), full)
-    session = make_session(labels, scene, object_size=256)
+    session = make_session(labels, scene_source, object_size=256)
     session.set_mode(Mode.OBJECT)
     request = session.click(r0 + 5, c0 + 5, False).request
     assert request.prev_mask.sum() == h0 * w0
     assert request.prev_mask[r0 - request.box.row, c0 - request.box.col] == 1
 
 
-def test_negative_object_removes_a_wrong_building_and_keeps_the_others(labels, scene) -> None:
+def test_negative_object_removes_a_wrong_building_and_keeps_the_others(
+    labels, scene, scene_source
+) -> None:
     (r0, c0, h0, w0), (r1, c1, h1, w1) = scene.buildings
     full = np.zeros((scene.height, scene.width), np.uint8)
     full[r0 : r0 + h0, c0 : c0 + w0] = 1
     full[r1 : r1 + h1, c1 : c1 + w1] = 1
     labels.write(Window(0, 0, scene.width, scene.height), full)
-    session = make_session(labels, scene, object_size=256)
+    session = make_session(labels, scene_source, object_size=256)
     session.set_mode(Mode.OBJECT)
     request = session.click(r0 + 5, c0 + 5, False).request
     session.apply(answer(request, np.zeros((request.box.height, request.box.width))))
@@ -171,9 +177,9 @@ def test_negative_object_removes_a_wrong_building_and_keeps_the_others(labels, s
     assert after[r1 : r1 + h1, c1 : c1 + w1].all()
 
 
-def test_positive_object_is_merged_with_or(labels, scene) -> None:
+def test_positive_object_is_merged_with_or(labels, scene, scene_source) -> None:
     labels.write(Window(0, 0, 8, 8), np.ones((8, 8), np.uint8))
-    session = make_session(labels, scene, object_size=64)
+    session = make_session(labels, scene_source, object_size=64)
     session.set_mode(Mode.OBJECT)
     request = session.click(100, 140, True).request
     local = slice(100 - request.box.row - 5, 100 - request.box.row + 5)
@@ -184,8 +190,8 @@ def test_positive_object_is_merged_with_or(labels, scene) -> None:
     assert after[:8, :8].all() and after[95:105, 135:145].all() and after.sum() == 64 + 100
 
 
-def test_object_touching_its_crop_border_is_rerun_on_a_larger_crop(labels, scene) -> None:
-    session = make_session(labels, scene, object_size=64, growth=2.0)
+def test_object_touching_its_crop_border_is_rerun_on_a_larger_crop(labels, scene_source) -> None:
+    session = make_session(labels, scene_source, object_size=64, growth=2.0)
     session.set_mode(Mode.OBJECT)
     request = session.click(80, 96, True).request
     assert request.box == Box(48, 64, 64, 64)
@@ -199,8 +205,8 @@ def test_object_touching_its_crop_border_is_rerun_on_a_larger_crop(labels, scene
     assert session.apply(answer(grown, inside)).request is None
 
 
-def test_brush_paint_and_erase_are_undoable(labels, scene) -> None:
-    session = make_session(labels, scene)
+def test_brush_paint_and_erase_are_undoable(labels, scene_source) -> None:
+    session = make_session(labels, scene_source)
     stroke = np.zeros((10, 10), bool)
     stroke[2:5, 2:8] = True
     box = Box(50, 60, 10, 10)
@@ -216,8 +222,8 @@ def test_brush_paint_and_erase_are_undoable(labels, scene) -> None:
     assert labels.read(box.window()).sum() == 0 and not session.can_undo
 
 
-def test_mode_switch_and_navigation_are_undoable(labels, scene) -> None:
-    session = make_session(labels, scene, tile_size=64)
+def test_mode_switch_and_navigation_are_undoable(labels, scene_source) -> None:
+    session = make_session(labels, scene_source, tile_size=64)
     session.goto_tile(5)
     session.set_mode(Mode.OBJECT)
     session.undo()
@@ -226,10 +232,10 @@ def test_mode_switch_and_navigation_are_undoable(labels, scene) -> None:
     assert session.tile_index == 0
 
 
-def test_a_late_result_for_a_closed_session_is_never_applied(labels, scene) -> None:
-    old = make_session(labels, scene)
+def test_a_late_result_for_a_closed_session_is_never_applied(labels, scene, scene_source) -> None:
+    old = make_session(labels, scene_source)
     late = old.click(30, 30, True).request
-    new = make_session(labels, scene)
+    new = make_session(labels, scene_source)
     current = new.click(30, 30, True).request
     full = np.ones((scene.height, scene.width), np.uint8)
     assert new.apply(answer(late, full)) is None and new.pending
@@ -251,8 +257,10 @@ def test_session_modules_import_no_qt(module: str) -> None:
     assert not [name for name in imported if name.split(".")[0] in ("PySide6", "shiboken6")]
 
 
-def test_previous_prediction_stays_on_show_and_accept_waits_for_the_model(labels, scene) -> None:
-    session = make_session(labels, scene)
+def test_previous_prediction_stays_on_show_and_accept_waits_for_the_model(
+    labels, scene, scene_source
+) -> None:
+    session = make_session(labels, scene_source)
     first = session.click(30, 30, True).request
     one = box_mask(Box(0, 0, scene.height, scene.width), slice(20, 40), slice(20, 40))
     session.apply(answer(first, one))

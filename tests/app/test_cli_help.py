@@ -11,6 +11,7 @@ import pytest
 from fakes.scenes import write_scene
 
 from isegsat.app import main as app_main
+from isegsat.app import prelabel_cli
 from isegsat.app.export_dialog import ExportDialog
 from isegsat.app.geo import RasterSource, export_cli
 from isegsat.app.geo.export import DEFAULT_MIN_AREA_M2
@@ -18,7 +19,9 @@ from isegsat.app.geo.export import DEFAULT_MIN_AREA_M2
 HEAVY = ("torch", "PySide6")
 
 
-@pytest.mark.parametrize("module", ["isegsat.app.main", "isegsat.app.geo.export_cli"])
+@pytest.mark.parametrize(
+    "module", ["isegsat.app.main", "isegsat.app.geo.export_cli", "isegsat.app.prelabel_cli"]
+)
 def test_help_loads_neither_torch_nor_qt(module: str):
     code = (
         f"import sys\nfrom {module} import main\n"
@@ -29,7 +32,9 @@ def test_help_loads_neither_torch_nor_qt(module: str):
     assert "usage:" in run.stdout and run.stdout.splitlines()[-1] == "LOADED []", run.stdout
 
 
-@pytest.mark.parametrize("build_parser", [app_main.build_parser, export_cli.build_parser])
+@pytest.mark.parametrize(
+    "build_parser", [app_main.build_parser, export_cli.build_parser, prelabel_cli.build_parser]
+)
 def test_every_option_has_help_that_names_its_default(build_parser):
     built = build_parser()
     for action in built._actions:

@@ -84,3 +84,28 @@ def test_without_arguments_opens_the_sample_scene_and_says_there_is_no_model(
     assert "no model" in window.status.device.text()
     window.controller.click(30, 30, True)
     assert window.controller.session.target is None  # nothing recorded without a model
+
+
+@pytest.mark.parametrize("generated_before", [False, True])
+def test_the_generating_message_shows_only_when_the_sample_scene_is_generated(
+    qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generated_before: bool
+):
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    sample = write_scene(folder / "sample.tif")
+    label = write_gt(sample.path, sample.buildings[1:])
+    cached = SampleScene(sample.path, label)
+    missing = SampleScene(folder / "none.tif", folder / "none_label.tif")
+    monkeypatch.setattr(
+        "isegsat.resources.synth.sample_scene_paths",
+        lambda: cached if generated_before else missing,
+    )
+    monkeypatch.setattr("isegsat.resources.synth.ensure_sample_scene", lambda: cached)
+    monkeypatch.setattr("isegsat.resources.default_model_path", lambda: None)
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    app_main.start(window, app_main.parse_args([]))
+    assert window.document.image_path == sample.path
+    generating = [m for m in messages if m == app_main.GENERATING_SAMPLE]
+    assert len(generating) == (0 if generated_before else 1)
+    assert not any("sample scene" in m.lower() for m in messages if m not in generating)

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from isegsat import resources
 from isegsat.app.annotation import AnnotationSession, Box, Mode, PredictResult, SessionConfig
-from isegsat.app.geo import LabelLayer
+from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.object_window import EIGHT_CONNECTED
 from isegsat.inference import Predictor, load_model
 from isegsat.resources.synth import generate_scene
@@ -22,13 +22,25 @@ from isegsat.resources.synth import generate_scene
 Predict = Callable[[object], np.ndarray]  # PredictRequest -> (h, w) float32 prob on its box
 
 
-def open_session(tmp_path: Path, image: np.ndarray, **config) -> AnnotationSession:
-    """An object-mode session on `image` ((H, W, 3) uint8) written as a GeoTIFF, empty labels."""
-    path = write_scene_raster(tmp_path / "scene.tif", np.moveaxis(image, -1, 0))
-    labels = LabelLayer.create(tmp_path / "labels.tif", like=path)
-    session = AnnotationSession(labels, path, *image.shape[:2], SessionConfig(**config))
-    session.set_mode(Mode.OBJECT)
-    return session
+@pytest.fixture
+def open_session(tmp_path: Path):
+    """`open_session(image, **config)`: an object-mode session on `image` ((H, W, 3) uint8)
+    written as a GeoTIFF, with empty labels (source and labels are closed after the test)."""
+    opened = []
+
+    def open_(image: np.ndarray, **config) -> AnnotationSession:
+        path = write_scene_raster(tmp_path / "scene.tif", np.moveaxis(image, -1, 0))
+        source = RasterSource.open(path)
+        opened.append(source)
+        labels = LabelLayer.create(tmp_path / "labels.tif", like=source)
+        opened.append(labels)
+        session = AnnotationSession(labels, source, *image.shape[:2], SessionConfig(**config))
+        session.set_mode(Mode.OBJECT)
+        return session
+
+    yield open_
+    for item in reversed(opened):
+        item.close()
 
 
 def click_and_settle(session: AnnotationSession, y: int, x: int, predict: Predict) -> list[Box]:
@@ -74,7 +86,7 @@ def suburb():
 
 
 def test_a_model_painting_neighbours_and_a_lot_gives_only_the_clicked_building(
-    tmp_path: Path, suburb
+    open_session, suburb
 ) -> None:
     scene, building, (y, x) = suburb
 
@@ -83,7 +95,7 @@ def test_a_model_painting_neighbours_and_a_lot_gives_only_the_clicked_building(
         prob[:, :30] = 1.0  # a parking lot along the window's left side
         return prob
 
-    session = open_session(tmp_path, scene.image)
+    session = open_session(scene.image)
     boxes = click_and_settle(session, y, x, paints_everything)
     window = scene.mask[box_slices(boxes[0])].astype(bool)
     assert (window & ~building[box_slices(boxes[0])]).sum() > 1000  # neighbours were painted
@@ -101,7 +113,7 @@ def big_building(size: int, image_side: int = 1024) -> tuple[np.ndarray, np.ndar
     return image, building
 
 
-def test_the_window_grows_while_the_clicked_building_touches_it(tmp_path: Path) -> None:
+def test_the_window_grows_while_the_clicked_building_touches_it(open_session) -> None:
     image, building = big_building(300)
     neighbour = np.zeros_like(building)
     neighbour[:, 1000:] = True  # a blob on the image's right edge, outside the building
@@ -109,7 +121,7 @@ def test_the_window_grows_while_the_clicked_building_touches_it(tmp_path: Path) 
     def true_mask(request) -> np.ndarray:
         return (building | neighbour)[box_slices(request.box)]
 
-    session = open_session(tmp_path, image)
+    session = open_session(image)
     boxes = click_and_settle(session, 512, 512, true_mask)
     assert [(b.height, b.width) for b in boxes] == [(256, 256), (384, 384)]
     assert boxes[1].row <= 362 and boxes[1].row + 384 >= 662  # the grown window holds it
@@ -120,9 +132,9 @@ def test_the_window_grows_while_the_clicked_building_touches_it(tmp_path: Path) 
     ("config", "sides"),
     [({}, [256, 384, 576]), ({"max_growth_steps": 9}, [256, 384, 576, 640])],
 )
-def test_growth_stops_at_the_step_and_size_caps(tmp_path: Path, config, sides) -> None:
+def test_growth_stops_at_the_step_and_size_caps(open_session, config, sides) -> None:
     image, building = big_building(900)
-    session = open_session(tmp_path, image, **config)
+    session = open_session(image, **config)
     boxes = click_and_settle(session, 512, 512, lambda r: building[box_slices(r.box)])
     assert [b.height for b in boxes] == [b.width for b in boxes] == sides
     last = boxes[-1]
@@ -132,10 +144,10 @@ def test_growth_stops_at_the_step_and_size_caps(tmp_path: Path, config, sides) -
 
 
 def test_a_click_on_a_labelled_building_opens_a_window_three_times_its_size(
-    tmp_path: Path,
+    open_session,
 ) -> None:
     image, building = big_building(60, image_side=512)
-    session = open_session(tmp_path, image)
+    session = open_session(image)
     session.labels.write(Window(0, 0, 512, 512), building.astype(np.uint8))
     request = session.click(230, 240, True).request
     assert request.box == Box(256 - 90, 256 - 90, 180, 180)
@@ -144,7 +156,7 @@ def test_a_click_on_a_labelled_building_opens_a_window_three_times_its_size(
 
 @pytest.mark.skipif(resources.bundled_model_path() is None, reason="bundled weights not installed")
 def test_one_click_with_the_bundled_model_stays_near_the_clicked_building(
-    tmp_path: Path, suburb
+    open_session, suburb
 ) -> None:
     scene, building, (y, x) = suburb
     predictor = Predictor(load_model(resources.bundled_model_path(), device="cpu"))
@@ -156,7 +168,7 @@ def test_one_click_with_the_bundled_model_stays_near_the_clicked_building(
             predictor.add_click(click.y, click.x, click.is_positive)
         return predictor.prob
 
-    session = open_session(tmp_path, scene.image)
+    session = open_session(scene.image)
     boxes = click_and_settle(session, y, x, bundled)
     assert len(boxes) <= 3 and max(max(b.height, b.width) for b in boxes) <= 640
     result = accepted(session)

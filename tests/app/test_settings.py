@@ -8,7 +8,7 @@ import pytest
 from fixtures_dialogs import redirected_settings
 from PySide6.QtCore import QSettings
 
-from isegsat.app.settings import DEFAULTS, MAX_RECENT, AppSettings
+from isegsat.app.settings import DEFAULTS, MAX_BAND_CHOICES, MAX_RECENT, AppSettings
 
 
 @pytest.fixture
@@ -113,3 +113,23 @@ def test_recent_checkpoints_are_kept_apart_from_recent_files(
     raw.setValue("recent_checkpoints", 42)
     raw.sync()
     assert AppSettings().recent_checkpoints == []
+
+
+def test_band_choices_are_kept_per_image_and_survive_junk(
+    app_settings: AppSettings, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    assert app_settings.image_bands(a) is None
+    app_settings.set_image_bands(a, (4, 3, 2))
+    app_settings.set_image_bands(b, (1, 1, 1))
+    assert app_settings.image_bands(a) == (4, 3, 2) and app_settings.image_bands(b) == (1, 1, 1)
+    app_settings.set_image_bands(a, None)
+    assert app_settings.image_bands(a) is None and app_settings.image_bands(b) == (1, 1, 1)
+    with pytest.raises(ValueError):
+        app_settings.set_image_bands(a, (0, 1, 2))
+    app_settings._store.setValue("image_bands", ["x,y|/nowhere", "2,2|/short", 7, "3,2,1|"])
+    assert app_settings.image_bands("/nowhere") is None and app_settings.image_bands(a) is None
+    for i in range(MAX_BAND_CHOICES + 5):
+        app_settings.set_image_bands(tmp_path / f"{i}.tif", (3, 2, 1))
+    assert app_settings.image_bands(tmp_path / "0.tif") is None  # the oldest are dropped
+    assert app_settings.image_bands(tmp_path / f"{MAX_BAND_CHOICES + 4}.tif") == (3, 2, 1)

@@ -45,3 +45,30 @@ class BrightNearClicks(nn.Module):
                 target[i] |= near
         obj = bright & near_pos & ~near_neg
         return {"instances": torch.where(obj, 8.0, -8.0) + 0 * self.anchor}
+
+
+class BrightContext(nn.Module):
+    """Deterministic click-free segmenter whose output depends on context, as a CNN's does: the
+    probability is ``sigmoid(steep * (box_mean(brightness) - 0.5))`` over a (2·reach+1)² box
+    with zero padding, so near a window's edge it sees black and under-segments: tiling without
+    blending cuts a building crossing a window border in two.
+
+    RITM calling convention of a baseline model: image (B, 3 or 4, H, W) RGB in [0, 1] (+ a
+    previous-mask channel that is ignored), points (B, 2N, 3); returns {'instances': logits}.
+    """
+
+    with_aux_output = False
+
+    def __init__(self, reach: int = 12, steep: float = 20.0, with_prev_mask: bool = True) -> None:
+        super().__init__()
+        self.reach, self.steep, self.with_prev_mask = reach, steep, with_prev_mask
+        self.calls = 0
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        bright = image[:, :3].mean(dim=1, keepdim=True)
+        size = 2 * self.reach + 1
+        mean = nn.functional.avg_pool2d(
+            bright, size, stride=1, padding=self.reach, count_include_pad=True
+        )
+        return {"instances": self.steep * (mean - 0.5)}

@@ -12,7 +12,14 @@ import rasterio.shutil
 from fakes.rasters import WGS84_CRS, WGS84_TRANSFORM, aerial_like, write_raster
 from rasterio.windows import Window
 
-from isegsat.app.geo import Cancelled, RasterError, RasterSource, build_overviews, overview_factors
+from isegsat.app.geo import (
+    Cancelled,
+    RasterError,
+    RasterSource,
+    SourceClosedError,
+    build_overviews,
+    overview_factors,
+)
 from isegsat.app.geo.raster import TILE_SIZE
 
 
@@ -207,6 +214,19 @@ def test_reads_from_several_threads_agree(rgb_utm: Path) -> None:
             thread.join()
         assert len(shared._handles) >= 2  # one dataset handle per reading thread
     assert not errors, errors[0]
+
+
+def test_a_closed_source_refuses_reads_instead_of_reopening_the_file(rgb_utm: Path) -> None:
+    source = RasterSource.open(rgb_utm)
+    source.read_full_res_rgb(Window(0, 0, 16, 16))
+    source.close()
+    source.close()  # idempotent
+    assert source.closed and source._handles == []
+    with pytest.raises(SourceClosedError, match="closed"):
+        source.read_full_res_rgb(Window(0, 0, 16, 16))
+    with pytest.raises(RasterError):  # a RasterError like any failed read
+        source.read(Window(0, 0, 16, 16), (4, 4))
+    assert source._handles == []
 
 
 def test_build_overviews_writes_external_ovr_used_by_zoomed_reads(tmp_path: Path) -> None:

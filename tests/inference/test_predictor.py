@@ -198,6 +198,60 @@ def test_undo_and_reset_restore_exact_maps_and_zoom_state(tiny_net):
     np.testing.assert_array_equal(predictor.add_click(*clicks[0]), maps[1])
 
 
+class CountingClickNet(TinyClickNet):
+    """TinyClickNet that counts its forward passes (one per click without flip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        return super().forward(image, points)
+
+
+def test_set_clicks_converges_like_a_fresh_replay_with_minimal_model_calls():
+    rgb = _rgb(333, 517)
+    a, b, c, d = (
+        Click(120, 200, True),
+        Click(125, 260, True),
+        Click(60, 300, False),
+        Click(200, 100, True),
+    )
+    predictor = Predictor(CountingClickNet().eval(), zoom_in=True, flip=False, device="cpu")
+    predictor.set_image(rgb)
+    counted = predictor.model  # the fused copy the predictor calls
+
+    def replayed(clicks) -> np.ndarray:
+        fresh = Predictor(TinyClickNet().eval(), zoom_in=True, flip=False, device="cpu")
+        fresh.set_image(rgb)
+        for click in clicks:
+            fresh.add_click(click.y, click.x, click.is_positive)
+        return fresh.prob
+
+    # (target clicks, model calls needed from the previous state: only the clicks it lacks)
+    steps = [((a, b, c), 3), ((a, b), 0), ((a, b, d), 1), ((a, c, d), 2), ((a, c, d), 0), ((), 0)]
+    steps += [((d,), 1)]
+    for clicks, calls in steps:
+        before = counted.calls
+        prob = predictor.set_clicks(clicks)
+        assert counted.calls - before == calls, clicks
+        assert predictor.clicks == clicks
+        np.testing.assert_array_equal(prob, replayed(clicks))
+        np.testing.assert_array_equal(predictor.prob, prob)
+
+
+def test_set_clicks_outside_the_image_leaves_the_predictor_unchanged(tiny_net):
+    predictor = Predictor(tiny_net, zoom_in=False, flip=False, device="cpu")
+    predictor.set_image(_rgb(30, 40))
+    predictor.set_clicks([Click(5, 5, True), Click(10, 20, False)])
+    kept = predictor.prob.copy()
+    with pytest.raises(ValueError, match="outside"):
+        predictor.set_clicks([Click(5, 5, True), Click(30, 0, True)])
+    assert predictor.clicks == (Click(5, 5, True), Click(10, 20, False))
+    np.testing.assert_array_equal(predictor.prob, kept)
+
+
 def test_returned_maps_are_read_only(tiny_net):
     predictor = Predictor(tiny_net, zoom_in=False, flip=False, device="cpu")
     predictor.set_image(_rgb(20, 24))

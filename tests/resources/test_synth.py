@@ -12,6 +12,7 @@ from isegsat.resources.synth import (
     INRIA_CITIES,
     ensure_sample_scene,
     generate_scene,
+    sample_scene_paths,
     write_inria_layout,
 )
 from isegsat.resources.synth.cli import main as synth_main
@@ -146,7 +147,9 @@ def test_degrade_label_drops_adds_and_shifts_buildings():
 
 
 def test_ensure_sample_scene_is_cached_georeferenced_and_imperfect(tmp_path):
+    assert not sample_scene_paths(tmp_path, size=512).exists  # nothing generated yet
     scene = ensure_sample_scene(tmp_path, size=512)
+    assert sample_scene_paths(tmp_path, size=512) == scene and scene.exists
     with rasterio.open(scene.image_path) as image, rasterio.open(scene.label_path) as label:
         assert image.crs.to_epsg() == 26914 and label.crs == image.crs
         assert image.transform == label.transform and image.shape == label.shape == (512, 512)

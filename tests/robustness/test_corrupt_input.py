@@ -88,6 +88,7 @@ def test_prepare_refuses_a_bad_tile(tmp_path, capsys, real_rasters_dir, kind, wh
     ("module", "args", "code"),
     [
         ("isegsat.app.geo.export_cli", ["{bad}", "--to", "{out}/x.gpkg"], 1),
+        ("isegsat.app.prelabel_cli", ["{bad}", "--out", "{out}/draft.tif"], 2),
         (
             "isegsat.training.prepare",
             ["--pairs", "{dir}", "{dir}", "--city", "a", "--out", "{out}"],
@@ -96,7 +97,8 @@ def test_prepare_refuses_a_bad_tile(tmp_path, capsys, real_rasters_dir, kind, wh
     ],
 )
 def test_console_scripts_exit_without_a_traceback(tmp_path, module, args, code):
-    """The real processes (as run by the `isegsat-export` / `isegsat-prepare` scripts)."""
+    """The real processes (as run by the `isegsat-export` / `isegsat-prelabel` /
+    `isegsat-prepare` scripts)."""
     folder = tmp_path / "tiles"
     folder.mkdir()
     bad = bad_raster("truncated", folder, None, "tile1.tif")

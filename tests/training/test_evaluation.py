@@ -10,13 +10,8 @@ from eval_fixtures import RedRoofOracle, aerial_crop, small_city_set, write_prep
 from isegsat.inference import Click, Predictor, ZoomIn, build_model, next_click
 from isegsat.resources.synth import generate_scene
 from isegsat.training import SampleResult, evaluate_sample
-from isegsat.training.evaluation import (
-    EvaluationDataError,
-    evaluate_without_clicks,
-    read_image,
-    read_mask,
-    select_crops,
-)
+from isegsat.training.evaluation import evaluate_without_clicks, select_crops
+from isegsat.training.manifest import DataError, read_image, read_mask
 from isegsat.training.metrics import iou, number_of_clicks
 
 
@@ -147,12 +142,12 @@ def test_selection_per_city_keeps_the_first_non_empty_crops_of_every_city(prepar
 
 def test_selection_errors_name_the_problem(prepared, tmp_path):
     root, _ = prepared
-    with pytest.raises(EvaluationDataError, match="no manifest"):
+    with pytest.raises(DataError, match="no manifest"):
         select_crops(tmp_path / "nowhere", "test")
-    with pytest.raises(EvaluationDataError, match=r"unknown split 'val'.*'test', 'train'"):
+    with pytest.raises(DataError, match=r"unknown split 'val'.*'test', 'train'"):
         select_crops(root, "val")
-    with pytest.raises(EvaluationDataError, match=r"unknown cities \['paris'\]"):
+    with pytest.raises(DataError, match=r"unknown cities \['paris'\]"):
         select_crops(root, "test", cities=["vienna", "paris"])
     (root / "masks" / "vienna3_r0_c1.png").unlink()
-    with pytest.raises(EvaluationDataError, match="vienna3_r0_c1: missing file"):
+    with pytest.raises(DataError, match="vienna3_r0_c1: missing file"):
         select_crops(root, "test")

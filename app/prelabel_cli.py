@@ -1,0 +1,168 @@
+"""`isegsat-prelabel IMAGE --out DRAFT.tif`: a first building mask of a whole scene, no clicks.
+
+Runs a non-interactive segmenter (`isegsat-train --preset baseline`) over the scene window by
+window (see `isegsat.app.prelabel`) and writes a 0/255 mask on the image's grid that the app opens
+as the starting label: `isegsat IMAGE --mask DRAFT.tif`. An interrupted run resumes when the same
+command is run again. Arguments are parsed before torch is imported, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from isegsat.app.prelabel import DEFAULT_OVERLAP, DEFAULT_TILE
+from isegsat.inference.threshold import PRED_THRESHOLD
+
+PROG = "isegsat-prelabel"
+OUTPUT_SUFFIXES = (".tif", ".tiff")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default, except the empty ones (None, off switches)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Pre-label a whole scene with a building segmenter that needs no clicks "
+        "(an `isegsat-train --preset baseline` checkpoint), window by window with blended "
+        "overlaps; the 0/255 mask GeoTIFF on the image's grid opens in the app with "
+        "`isegsat IMAGE --mask DRAFT.tif`. Rerun the same command to resume an interrupted run.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("image", type=Path, help="the scene: a GeoTIFF or any GDAL raster")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="mask to write (.tif), e.g. DRAFT.tif"
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="non-interactive checkpoint (isegsat-train --preset baseline); default: the "
+        "bundled one, when installed",
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), help="where the model runs; default: CUDA if present"
+    )
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="window side, px")
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        help="minimum overlap of neighbouring windows, px (at most half the tile); "
+        "probabilities are blended over it",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=PRED_THRESHOLD,
+        help="a pixel is a building when its blended probability is above this",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard an unfinished run of --out instead of resuming it",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.out.suffix.lower() not in OUTPUT_SUFFIXES:
+        return _error(f"--out {args.out.name}: the mask is a GeoTIFF, name it .tif")
+    if args.out.resolve() == args.image.resolve():
+        return _error("--out must not be the image itself")
+
+    from isegsat.app.geo.errors import Cancelled, RasterError
+    from isegsat.app.prelabel import PrelabelError, TileLayout, check_inputs, state_folder
+
+    try:
+        grid = check_inputs(args.image, args.out)
+        layout = TileLayout(grid.width, grid.height, args.tile, args.overlap)
+    except (RasterError, OSError, ValueError) as exc:
+        return _error(exc)
+    if not 0.0 < args.threshold < 1.0:
+        return _error(f"--threshold must be between 0 and 1, got {args.threshold}")
+    weights = args.weights
+    if weights is None:
+        from isegsat.resources import bundled_prelabel_model_path
+
+        weights = bundled_prelabel_model_path()
+        if weights is None:
+            return _error(
+                "no pre-labelling model is bundled yet: pass --weights CKPT, a checkpoint "
+                "written by `isegsat-train --preset baseline`"
+            )
+
+    from tqdm import tqdm
+
+    from isegsat.app.prelabel import prelabel_scene
+    from isegsat.inference.checkpoint import CheckpointError
+    from isegsat.inference.segmenter import load_segmenter, predict_without_clicks
+
+    try:
+        model, _ = load_segmenter(weights, args.device)
+    except (CheckpointError, RuntimeError, ValueError) as exc:
+        return _error(exc)
+    device = next(model.parameters()).device
+    stat = weights.stat()
+    model_id = {
+        "weights": str(weights.resolve()),
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+    bar = tqdm(total=layout.count, desc=PROG, unit="window", disable=args.quiet, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = prelabel_scene(
+            args.image,
+            args.out,
+            lambda rgb: predict_without_clicks(model, rgb, device),
+            tile=args.tile,
+            overlap=args.overlap,
+            threshold=args.threshold,
+            model_id=model_id,
+            restart=args.restart,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"{PROG}: interrupted; the finished rows of windows are kept in "
+            f"{state_folder(args.out)}: run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except (PrelabelError, RasterError, Cancelled, OSError) as exc:
+        bar.close()
+        return _error(exc)
+    bar.close()
+    resumed = f", resumed: {result.windows_run} run now" if result.resumed else ""
+    print(
+        f"wrote {result.path}: {result.windows} windows{resumed}, "
+        f"{100 * result.building_fraction:.1f} % building pixels, {result.seconds:.1f} s; "
+        f"open it with: isegsat {args.image} --mask {result.path}"
+    )
+    return 0
+
+
+def _error(message: object) -> int:
+    text = str(message).strip().splitlines()
+    print(f"{PROG}: error: {text[0] if text else type(message).__name__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
