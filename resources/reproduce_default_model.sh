@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Rebuilds resources/isegsat_hrnet18s_real.pth, the bundled default model: the synthetic base
-# model (resources/recipes/synthetic_base.sh, 6700 steps on generated scenes) finetuned for 2600
-# steps on eight real building sets (../shared/data/real_buildings, see its README) mixed with
-# synthetic scenes, then judged on the sets' held-out val splits.
+# model (resources/recipes/synthetic_base.sh, 6700 steps on generated scenes) finetuned for 4500
+# steps (three stages) on eight real building sets (../shared/data/real_buildings, see its
+# README) mixed with synthetic scenes, then judged on the sets' held-out val splits.
 #
 #   REAL=../shared/data/real_buildings WORK=/tmp/isegsat-real bash resources/reproduce_default_model.sh
 #
-# About 85 min of training on 2 CPU cores (2 s per step of 8 views of 224²); DEVICE=cuda for a GPU.
+# About 2 h 20 min of training on 2 CPU cores (1.7-2 s per step of 8 views of 224²); DEVICE=cuda for a GPU.
 # BASE=path/to/isegsat_hrnet18s_synthetic.pth skips rebuilding the base model (it is in git
 # history: git show 2f92bd8:resources/isegsat_hrnet18s_synthetic.pth > base.pth).
 set -euo pipefail
@@ -42,18 +42,23 @@ prepare inria_kitsap11_1p5m --scale 2
 isegsat-synth inria --out synth_tiles --tiles-per-city 12 --size 2000 --seed 2026 --workers 2
 isegsat-prepare --inria synth_tiles --out prep/synth --crop 500 --workers 2
 
-# 4. Finetune (mixed targets, sensor augmentation, 25 % relabelling samples).
+# 4. Finetune (mixed targets, sensor augmentation, 25 % relabelling samples) in three stages:
+#    2600 steps at lr 3e-4, 700 at 1.5e-4, 1200 at 1.5e-4 with two x0.1 steps (4500 in all).
 isegsat-train --config "$HERE/recipes/train_real.yaml" --out run_real --device "$DEVICE"
+isegsat-train --config "$HERE/recipes/train_real_stage2.yaml" --out run_real2 --device "$DEVICE"
+isegsat-train --config "$HERE/recipes/train_real_stage3.yaml" --out run_real3 --device "$DEVICE"
 
 # 5. Judge on the real val splits as the model card does (the first 10 non-empty crops of each
-#    set, at most 3 buildings per crop in object mode), beside the base model; then the
-#    synthetic test tiles.
+#    set, at most 3 buildings per crop in object mode), beside the stage-1 model; then the
+#    synthetic test tiles; then the tile protocol in fp32 and bf16 (reduced-precision check).
 VAL=(prep/oam_osm_fair prep/spacenet1_rio prep/crowdai prep/dubai_hitl
      prep/whu_spacenet2_potsdam_crowdai prep/oam_osm_banepa)
 for protocol in tile object relabel; do
-    isegsat-eval --checkpoint isegsat_hrnet18s_synthetic.pth --checkpoint run_real/last.pth \
+    isegsat-eval --checkpoint run_real/last.pth --checkpoint run_real3/last.pth \
         --data "${VAL[@]}" --split val --protocol "$protocol" --per-city 10 \
         --max-objects-per-crop 3 --out "eval_$protocol"
 done
-isegsat-eval --checkpoint isegsat_hrnet18s_synthetic.pth --checkpoint run_real/last.pth \
+isegsat-eval --checkpoint run_real/last.pth --checkpoint run_real3/last.pth \
     --data prep/synth --split test --per-city 4 --out eval_synth
+isegsat-eval --checkpoint run_real3/last.pth --data "${VAL[@]}" --split val --protocol tile \
+    --per-city 10 --precision fp32 bf16 --out eval_bf16

@@ -1,0 +1,27 @@
+"""The default model's recipe: every stage's config is a valid TrainConfig and the stages chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from isegsat.training.config import config_from_dict, load_config
+
+RECIPES = Path(__file__).resolve().parents[2] / "resources" / "recipes"
+STAGES = ("train_real.yaml", "train_real_stage2.yaml", "train_real_stage3.yaml")
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_each_stage_is_a_valid_training_config(name: str) -> None:
+    config = config_from_dict(load_config(RECIPES / name), source=name)
+    assert config.preset == "finetune" and config.weights
+    assert all(0 < m <= config.epochs for m in config.milestones)
+
+
+def test_each_stage_starts_from_the_previous_stage_s_last_epoch() -> None:
+    configs = [config_from_dict(load_config(RECIPES / n), source=n) for n in STAGES]
+    assert configs[1].weights == "run_real/last.pth"
+    assert configs[2].weights == f"run_real2/epoch_{configs[1].epochs}.pth"
+    assert {tuple(c.data) for c in configs} == {tuple(configs[0].data)}  # the same data mix
+    assert len({c.seed for c in configs}) == 3
