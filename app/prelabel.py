@@ -40,7 +40,7 @@ from rasterio.windows import Window
 from isegsat.app.geo.atomic import atomic_output, check_writable_directory, disk_full_error
 from isegsat.app.geo.errors import Cancelled
 from isegsat.app.geo.grid import RasterGrid, block_windows
-from isegsat.app.geo.labels import BLOCK, CREATION_OPTIONS, FOREGROUND, verify_written_raster
+from isegsat.app.geo.labels import BLOCK, FOREGROUND, mask_profile, verify_written_raster
 from isegsat.app.geo.raster import TILE_SIZE, RasterSource
 from isegsat.inference.atomic_file import write_atomically
 from isegsat.inference.threshold import PRED_THRESHOLD
@@ -322,7 +322,7 @@ class _Run:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
-        with rasterio.open(folder / "partial.tif", "w", **_mask_profile(grid)):
+        with rasterio.open(folder / "partial.tif", "w", **mask_profile(grid)):
             pass
         state = {
             "version": STATE_VERSION,
@@ -422,7 +422,7 @@ class _Run:
             with atomic_output(self.out) as tmp:
                 with (
                     rasterio.open(self.partial) as partial,
-                    rasterio.open(tmp, "w", **_mask_profile(self.grid)) as final,
+                    rasterio.open(tmp, "w", **mask_profile(self.grid)) as final,
                 ):
                     for window in block_windows(self.grid.full_window, BLOCK):
                         data = partial.read(1, window=window)
@@ -433,19 +433,6 @@ class _Run:
             raise PrelabelError(f"cannot write {self.out}: {_reason(self.out, exc)}") from exc
         shutil.rmtree(self.folder, ignore_errors=True)
         return self.building_pixels / (self.grid.width * self.grid.height)
-
-
-def _mask_profile(grid: RasterGrid) -> dict[str, Any]:
-    """rasterio profile of a 0/255 mask on ``grid`` in the label layer's layout."""
-    return {
-        **CREATION_OPTIONS,
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": "uint8",
-        "crs": grid.crs,
-        "transform": grid.transform,
-    }
 
 
 def _read_state(path: Path) -> dict | None:

@@ -13,20 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from isegsat.app.geo.export_cli import DefaultsFormatter
 from isegsat.app.prelabel import DEFAULT_OVERLAP, DEFAULT_TILE
 from isegsat.inference.threshold import PRED_THRESHOLD
 
 PROG = "isegsat-prelabel"
 OUTPUT_SUFFIXES = (".tif", ".tiff")
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows every option's default, except the empty ones (None, off switches)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(an `isegsat-train --preset baseline` checkpoint), window by window with blended "
         "overlaps; the 0/255 mask GeoTIFF on the image's grid opens in the app with "
         "`isegsat IMAGE --mask DRAFT.tif`. Rerun the same command to resume an interrupted run.",
-        formatter_class=_Formatter,
+        formatter_class=DefaultsFormatter,
     )
     parser.add_argument("image", type=Path, help="the scene: a GeoTIFF or any GDAL raster")
     parser.add_argument(

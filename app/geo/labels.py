@@ -138,7 +138,7 @@ class LabelLayer:
         try:
             check_writable_directory(path)
             with atomic_output(path) as tmp:
-                with rasterio.open(tmp, "w", **_profile(grid)):
+                with rasterio.open(tmp, "w", **mask_profile(grid)):
                     pass
                 verify_written_raster(tmp)
                 journal_path(path).unlink(missing_ok=True)
@@ -185,7 +185,7 @@ class LabelLayer:
             try:
                 check_writable_directory(path)
                 with atomic_output(path) as tmp:
-                    with rasterio.open(tmp, "w", **_profile(grid)) as out:
+                    with rasterio.open(tmp, "w", **mask_profile(grid)) as out:
                         for window in block_windows(grid.full_window, BLOCK):
                             binary = _as_binary(source.read(window=window))
                             if binary.any():
@@ -441,8 +441,9 @@ def verify_written_raster(path: Path) -> None:
             written.read(window=window)
 
 
-def _profile(grid: RasterGrid) -> dict:
-    """rasterio creation profile of an empty label GeoTIFF on `grid`."""
+def mask_profile(grid: RasterGrid) -> dict:
+    """rasterio creation profile of a uint8 mask GeoTIFF on `grid` in the label layer's layout
+    (the label layer itself, and drafts the app opens as a starting label)."""
     return {
         **CREATION_OPTIONS,
         "width": grid.width,

@@ -1,5 +1,6 @@
 """Fixtures for the Qt app tests: redirected settings, no dangling threads, a tiny georeferenced
-scene, a deterministic test model and a small random-init HRNet18s checkpoint."""
+scene, a deterministic test model, a small random-init HRNet18s checkpoint, message boxes
+recorded instead of shown, and a main window with the test model loaded."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import torch
 from fakes.models import BrightNearClicks
 from fakes.scenes import Scene, write_scene
 from PySide6.QtCore import QSettings, QThread
+from PySide6.QtWidgets import QMessageBox
 
 from isegsat.app.geo import RasterSource
+from isegsat.app.inference_worker import InferenceWorker
+from isegsat.app.main_window import MainWindow
+from isegsat.app.settings import AppSettings
 from isegsat.inference import build_model, save_checkpoint
 
 
@@ -72,3 +77,27 @@ def scene_source(scene: Scene):
     source = RasterSource.open(scene.path)
     yield source
     source.close()
+
+
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every QMessageBox.critical/warning (title, text) instead of a modal dialog."""
+    shown: list[tuple[str, str]] = []
+    record = lambda parent, title, text, *rest: shown.append((title, text))  # noqa: E731
+    monkeypatch.setattr(QMessageBox, "critical", record)
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, errors, test_model):
+    """A shown main window (900 x 700) with the test model loaded in fp32, no ZoomIn or flip."""
+    worker = InferenceWorker(zoom_in=False, flip=False)
+    win = MainWindow(AppSettings(), worker=worker, precision="fp32")
+    qtbot.addWidget(win)
+    win.resize(900, 700)
+    win.show()
+    with qtbot.waitSignal(win.worker.model_ready, timeout=20000):
+        win.load_model(model=test_model)
+    yield win
+    win.shutdown()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QMessageBox
 from rasterio.windows import Window
 
 from isegsat.app.document import open_document
@@ -15,15 +14,6 @@ from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import AppSettings
 
 TIMEOUT_MS = 20000
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    shown: list[tuple[str, str]] = []
-    record = lambda parent, title, text, *rest: shown.append((title, text))  # noqa: E731
-    monkeypatch.setattr(QMessageBox, "critical", record)
-    monkeypatch.setattr(QMessageBox, "warning", record)
-    return shown
 
 
 def make_window(qtbot, model) -> MainWindow:

@@ -12,7 +12,6 @@ import torch
 from fakes.models import BrightNearClicks
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
 from rasterio.windows import Window
 
 from isegsat.app.annotation import Mode
@@ -22,29 +21,6 @@ from isegsat.app.settings import AppSettings
 from isegsat.inference.precision import is_supported
 
 RESULT_TIMEOUT_MS = 20000
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every QMessageBox.critical/warning (title, text) instead of a modal dialog."""
-    shown: list[tuple[str, str]] = []
-    record = lambda parent, title, text, *rest: shown.append((title, text))  # noqa: E731
-    monkeypatch.setattr(QMessageBox, "critical", record)
-    monkeypatch.setattr(QMessageBox, "warning", record)
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, errors, test_model):
-    worker = InferenceWorker(zoom_in=False, flip=False)
-    win = MainWindow(AppSettings(), worker=worker, precision="fp32")
-    qtbot.addWidget(win)
-    win.resize(900, 700)
-    win.show()
-    with qtbot.waitSignal(win.worker.model_ready, timeout=RESULT_TIMEOUT_MS):
-        win.load_model(model=test_model)
-    yield win
-    win.shutdown()
 
 
 def click_image(qtbot, win: MainWindow, y: int, x: int, positive: bool = True) -> None:

@@ -10,14 +10,13 @@ import pytest
 from fakes.scenes import write_scene_raster
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QDialogButtonBox, QGraphicsScene, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QGraphicsScene
 from rasterio.windows import Window
 
 from isegsat.app.annotation import Box, Target
 from isegsat.app.bands_dialog import BandsDialog
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.help_dialog import shortcut_rows
-from isegsat.app.inference_worker import InferenceWorker
 from isegsat.app.main_window import MainWindow
 from isegsat.app.overlay import (
     PREDICTION_COLOUR,
@@ -26,30 +25,8 @@ from isegsat.app.overlay import (
     outline,
     probability_to_pixmap,
 )
-from isegsat.app.settings import AppSettings
 
 TIMEOUT_MS = 20000
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    shown: list[tuple[str, str]] = []
-    record = lambda parent, title, text, *rest: shown.append((title, text))  # noqa: E731
-    monkeypatch.setattr(QMessageBox, "critical", record)
-    monkeypatch.setattr(QMessageBox, "warning", record)
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, errors, test_model):
-    win = MainWindow(AppSettings(), worker=InferenceWorker(zoom_in=False, flip=False))
-    qtbot.addWidget(win)
-    win.resize(900, 700)
-    win.show()
-    with qtbot.waitSignal(win.worker.model_ready, timeout=TIMEOUT_MS):
-        win.load_model(model=test_model)
-    yield win
-    win.shutdown()
 
 
 def click(qtbot, win: MainWindow, y: int, x: int) -> None:
