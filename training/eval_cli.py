@@ -4,7 +4,7 @@
                  --out REPORT_DIR [--protocol tile|object|relabel] [--no-flip] [--no-zoom-in]
                  [--limit N] [--per-city N] [--cities austin,vienna] [--device cpu|cuda]
                  [--max-clicks K] [--max-objects-per-crop N] [--seed S]
-                 [--precision fp32 [bf16 fp16]]
+                 [--precision fp32 [bf16 fp16]] [--draft BASELINE_CKPT]
 
 Writes REPORT_DIR/metrics.json, table.md, metrics.csv, per_sample.csv,
 fig7_miou_per_click.png and fig8_gain_per_click.png (see ``isegsat.training.report``), metrics
@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_MAX_OBJECTS_PER_CROP})",
     )
     parser.add_argument(
+        "--draft",
+        type=Path,
+        help="relabel protocol: start every crop from this non-interactive model's mask (an "
+        "isegsat-train --preset baseline checkpoint, as isegsat-prelabel uses) instead of a "
+        "perturbed true label",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -133,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = pick_device(args.device)
         for precision in args.precision:
             check_precision(precision, device)
+        if args.draft is not None and args.protocol != "relabel":
+            raise ValueError("--draft is an option of the relabel protocol (--protocol relabel)")
+        draft = _load_draft(args.draft, device) if args.draft is not None else None
         names = _model_names(args.checkpoint)
         models = [_load(path) for path in args.checkpoint]
         for path, (_, interactive) in zip(args.checkpoint, models, strict=True):
@@ -155,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     evaluations = [
-        _evaluate(run_name, model, interactive, selection, args, device, precision)
+        _evaluate(run_name, model, interactive, selection, args, device, precision, draft)
         for name, (model, interactive) in zip(names, models, strict=True)
         for precision in (args.precision if interactive else ["fp32"])
         for run_name in [name if len(args.precision) == 1 else f"{name}@{precision}"]
@@ -178,6 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings["seed"] = args.seed
     if args.protocol == "object":
         settings["max objects per crop"] = args.max_objects_per_crop
+    if args.protocol == "relabel":
+        settings["starting label"] = (
+            f"mask of {args.draft} (no clicks, prob > {PRED_THRESHOLD})"
+            if args.draft is not None
+            else "perturb_label of the true mask"
+        )
     write_report(args.out, evaluations, settings)
     print((args.out / TABLE_MD).read_text(encoding="utf-8").split("## All metrics")[0].rstrip())
     print(f"\nreport written to {args.out}")
@@ -195,6 +211,17 @@ def _load(path: Path) -> tuple[torch.nn.Module, bool]:
     return model.eval(), is_interactive(metadata)
 
 
+def _load_draft(path: Path, device: torch.device) -> torch.nn.Module:
+    """The --draft model on ``device``; it must be a model without clicks."""
+    model, interactive = _load(path)
+    if interactive:
+        raise ValueError(
+            f"--draft {path} is an interactive model; it needs a non-interactive one "
+            "(isegsat-train --preset baseline)"
+        )
+    return model.to(device)
+
+
 def _evaluate(
     name: str,
     model: torch.nn.Module,
@@ -203,6 +230,7 @@ def _evaluate(
     args: argparse.Namespace,
     device: torch.device,
     precision: str,
+    draft: torch.nn.Module | None = None,
 ) -> ModelEvaluation:
     from isegsat.inference import Predictor
     from isegsat.training.evaluation import (
@@ -232,7 +260,9 @@ def _evaluate(
                 crops, predictor, clicks, args.max_objects_per_crop, args.seed, desc=name
             )
         elif args.protocol == "relabel":
-            results = evaluate_crops_relabel(crops, predictor, clicks, args.seed, desc=name)
+            results = evaluate_crops_relabel(
+                crops, predictor, clicks, args.seed, desc=name, draft=draft
+            )
         else:
             results = evaluate_crops(crops, predictor, clicks, desc=name)
     return ModelEvaluation(

@@ -242,17 +242,17 @@ def evaluate_crops(
     max_clicks: int = 20,
     pred_thr: float = PRED_THRESHOLD,
     desc: str = "eval",
-    start_label: Callable[[np.ndarray, str], np.ndarray] | None = None,
+    start_label: Callable[[np.ndarray, np.ndarray, str], np.ndarray] | None = None,
 ) -> list[CropResult]:
     """``evaluate_sample`` on each crop, with a tqdm progress bar.
 
-    ``start_label(gt, crop_id)``, when given, is the HxW mask each crop starts from (the relabel
-    protocol); its IoU with the ground truth is the result's ``start_iou``.
+    ``start_label(image, gt, crop_id)``, when given, is the HxW mask each crop starts from (the
+    relabel protocol); its IoU with the ground truth is the result's ``start_iou``.
     """
     results = []
     for crop in tqdm(crops, desc=desc, unit="crop"):
         image, gt = read_image(crop.image), read_mask(crop.mask)
-        label = start_label(gt, crop.crop_id) if start_label is not None else None
+        label = start_label(image, gt, crop.crop_id) if start_label is not None else None
         sample = evaluate_sample(image, gt, predictor, max_clicks, pred_thr, start_mask=label)
         start = iou(gt, label.astype(bool)) if label is not None else None
         results.append(

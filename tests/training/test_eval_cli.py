@@ -326,3 +326,28 @@ def test_a_format_the_machine_lacks_or_a_baseline_in_bf16_is_refused(
     else:
         assert "use --precision fp32 or auto" in refused
     assert not (tmp_path / "r").exists()
+
+
+def test_relabel_from_a_draft_starts_from_the_baseline_s_own_mask(real_sets, checkpoints, tmp_path):
+    interactive, baseline = (str(c) for c in checkpoints)
+    data = ["--data", str(real_sets[0]), "--split", "val", "--limit", "2", *FAST]
+    run_quietly(["--checkpoint", baseline, "--out", str(tmp_path / "alone"), *data])
+    alone = json.loads((tmp_path / "alone" / "metrics.json").read_text())["baseline"]["overall"]
+    args = ["--checkpoint", interactive, "--protocol", "relabel", "--max-clicks", "2"]
+    run_quietly([*args, "--draft", baseline, "--out", str(tmp_path / "draft"), *data])
+    drafted = json.loads((tmp_path / "draft" / "metrics.json").read_text())["itermask"]["overall"]
+    assert drafted["IoU@0"] == pytest.approx(alone["Avg20_IoU"])  # the draft's own IoU
+    assert "- starting label: mask of" in (tmp_path / "draft" / "table.md").read_text()
+
+
+def test_a_draft_outside_relabel_or_an_interactive_draft_is_refused(
+    real_sets, checkpoints, tmp_path, capsys
+):
+    interactive, baseline = (str(c) for c in checkpoints)
+    args = ["--checkpoint", interactive, "--data", str(real_sets[0]), "--split", "val", *FAST]
+    assert main([*args, "--draft", baseline, "--out", str(tmp_path / "t")]) == 2
+    assert "option of the relabel protocol" in capsys.readouterr().err
+    relabel = [*args, "--protocol", "relabel", "--out", str(tmp_path / "r")]
+    assert main([*relabel, "--draft", interactive]) == 2
+    assert "needs a non-interactive one" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists() and not (tmp_path / "r").exists()
