@@ -47,6 +47,8 @@ isegsat-prepare --inria synth_tiles --out prep/synth --crop 500 --workers 2
 isegsat-train --config "$HERE/recipes/train_real.yaml" --out run_real --device "$DEVICE"
 isegsat-train --config "$HERE/recipes/train_real_stage2.yaml" --out run_real2 --device "$DEVICE"
 isegsat-train --config "$HERE/recipes/train_real_stage3.yaml" --out run_real3 --device "$DEVICE"
+# The pre-labelling model (isegsat-prelabel): no clicks, every building, from stage 3.
+isegsat-train --config "$HERE/recipes/train_baseline.yaml" --out run_baseline --device "$DEVICE"
 
 # 5. Judge on the real val splits as the model card does (the first 10 non-empty crops of each
 #    set, at most 3 buildings per crop in object mode), beside the stage-1 model; then the
@@ -62,3 +64,8 @@ isegsat-eval --checkpoint run_real/last.pth --checkpoint run_real3/last.pth \
     --data prep/synth --split test --per-city 4 --out eval_synth
 isegsat-eval --checkpoint run_real3/last.pth --data "${VAL[@]}" --split val --protocol tile \
     --per-city 10 --precision fp32 bf16 --out eval_bf16
+# 6. The pre-labelling model alone, and the interactive model started from its draft.
+isegsat-eval --checkpoint run_baseline/last.pth --data "${VAL[@]}" --split val --per-city 10 \
+    --out eval_prelabel
+isegsat-eval --checkpoint run_real3/last.pth --data "${VAL[@]}" --split val --per-city 10 \
+    --protocol relabel --draft run_baseline/last.pth --max-clicks 20 --out eval_from_draft

@@ -25,3 +25,9 @@ def test_each_stage_starts_from_the_previous_stage_s_last_epoch() -> None:
     assert configs[2].weights == f"run_real2/epoch_{configs[1].epochs}.pth"
     assert {tuple(c.data) for c in configs} == {tuple(configs[0].data)}  # the same data mix
     assert len({c.seed for c in configs}) == 3
+
+
+def test_the_pre_labelling_model_is_a_baseline_from_the_last_stage() -> None:
+    config = config_from_dict(load_config(RECIPES / "train_baseline.yaml"), source="baseline")
+    assert config.preset == "baseline" and not config.interactive
+    assert config.weights == "run_real3/last.pth" and config.target == "all"
