@@ -6,8 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import rasterio
+from fakes.scenes import write_scene_raster
 
 from isegsat import resources
+from isegsat.app.prelabel_cli import main as prelabel
 from isegsat.inference import PRED_THRESHOLD, Predictor, load_checkpoint, load_model, next_click
 from isegsat.resources.synth import generate_scene
 
@@ -63,3 +66,18 @@ def test_a_real_image_is_segmented_better_than_chance() -> None:
     ious = _tile_protocol(image, truth, 5)
     chance = truth.mean()  # IoU of calling every pixel a building
     assert ious[-1] > max(REAL_FIVE_CLICKS, 2 * chance), f"IoU after five clicks {ious[-1]:.2f}"
+
+
+def test_the_bundled_pre_labeller_drafts_a_generated_scene_without_weights(tmp_path) -> None:
+    """`isegsat-prelabel` with no --weights runs the bundled baseline; on unseen generated 256²
+    scenes its draft overlaps the buildings (IoU 0.44-0.71 measured on four seeds)."""
+    _, metadata = load_checkpoint(resources.bundled_prelabel_model_path())
+    assert metadata["interactive"] is False and metadata["preset"] == "baseline"
+    scene = generate_scene(256, 256, seed=101, style="urban")
+    image = write_scene_raster(tmp_path / "scene.tif", scene.image.transpose(2, 0, 1))
+    out = tmp_path / "draft.tif"
+    assert prelabel([str(image), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    with rasterio.open(out) as draft:
+        drafted = draft.read(1) > 0
+    truth = scene.mask.astype(bool)
+    assert (drafted & truth).sum() / (drafted | truth).sum() > 0.3
