@@ -70,8 +70,7 @@ class Predictor:
         self.device = pick_device(device)
         self.model = (fuse_for_inference(model) if fuse else model).to(self.device)
         self.flip = flip
-        self.precision: Precision = "fp32"
-        self.precision = resolve_precision(precision, self.device, self._timing_pass)
+        self.precision: Precision = resolve_precision(precision, self.device, self._timing_pass)
         if isinstance(zoom_in, ZoomIn):
             self.zoom_in: ZoomIn | None = zoom_in
         else:
@@ -237,14 +236,21 @@ class Predictor:
         else:
             net_input = self.zoom_in.crop(net_input, box)
             coords = self.zoom_in.crop_clicks(box, clicks)
-        prob = torch.sigmoid(self._logits(net_input, coords, positive))
+        prob = torch.sigmoid(self._logits(net_input, coords, positive, self.precision))
         if box is None:
             return prob
         return ZoomIn.paste(prob, box, *self._image_size())
 
-    def _logits(self, net_input: torch.Tensor, coords: np.ndarray, positive: np.ndarray):
-        """(1, 1, h, w) logits for a (1, C, h, w) input and (K, 2) click coordinates in it; with
-        flip, the mean of the logits of the input and of its mirror image (mirrored back)."""
+    def _logits(
+        self,
+        net_input: torch.Tensor,
+        coords: np.ndarray,
+        positive: np.ndarray,
+        precision: Precision,
+    ) -> torch.Tensor:
+        """(1, 1, h, w) float32 logits for a (1, C, h, w) input and (K, 2) click coordinates in
+        it, the model run in ``precision``; with flip, the mean of the logits of the input and of
+        its mirror image (mirrored back)."""
         coord_lists = [coords]
         if self.flip:
             mirrored = coords.copy()
@@ -252,7 +258,7 @@ class Predictor:
             coord_lists.append(mirrored)
             net_input = torch.cat((net_input, net_input.flip(3)), dim=0)
         points = encode_points(coord_lists, [positive] * len(coord_lists))
-        with autocast(self.precision, self.device):
+        with autocast(precision, self.device):
             logits = self.model(net_input, torch.from_numpy(points).to(self.device))["instances"]
         logits = logits.float()
         if logits.shape[2:] != net_input.shape[2:]:
@@ -268,12 +274,8 @@ class Predictor:
         channels = 4 if self.model.with_prev_mask else 3
         blank = torch.zeros((1, channels, TIMING_SIZE, TIMING_SIZE), device=self.device)
         centre = np.array([[TIMING_SIZE // 2, TIMING_SIZE // 2]], dtype=np.float64)
-        chosen, self.precision = self.precision, precision
-        try:
-            with torch.inference_mode():
-                self._logits(blank, centre, np.array([True]))
-        finally:
-            self.precision = chosen
+        with torch.inference_mode():
+            self._logits(blank, centre, np.array([True]), precision)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
