@@ -40,6 +40,7 @@ SPECS = (
     ActionSpec("prev_tile", "&Annotate", "&Previous tile", ("P",)),
     ActionSpec("goto_tile", "&Annotate", "&Go to tile…", ("Ctrl+G",)),
     ActionSpec("next_undone", "&Annotate", "Next &undone tile", ("U",)),
+    ActionSpec("prelabel", "&Annotate", "&Pre-label scene", ("Ctrl+Shift+P",)),
     ActionSpec("click_tool", "&Annotate", "&Click tool", ("C",), True),
     ActionSpec("brush", "&Annotate", "&Brush", ("B",), True),
     ActionSpec("eraser", "&Annotate", "&Eraser", ("E",), True),
@@ -47,6 +48,9 @@ SPECS = (
     ActionSpec("brush_smaller", "&Annotate", "Smaller brush", ("[",)),
     ActionSpec("open_checkpoint", "&Model", "Open &checkpoint…", ("Ctrl+Shift+O",)),
     ActionSpec("default_model", "&Model", "Use the &default model", ()),
+    ActionSpec("adapt", "&Model", "&Adapt the model to this scene", ("Ctrl+Shift+A",)),
+    ActionSpec("adapt_every", "&Model", "Adapt automatically &every…"),
+    ActionSpec("previous_model", "&Model", "Use the &previous model"),
     ActionSpec("shortcuts", "&Help", "&Keyboard shortcuts", ("F1",)),
 )
 

@@ -1,8 +1,10 @@
 """GUI-free annotation session: tile and object modes, clicks, accepts, brush strokes, undo/redo.
 
-Coordinates: `Box` and clicks are in full-resolution pixels of the image, (row, col) = (y, x),
-y down; requests to the model carry clicks local to the request's box. Masks are (h, w) uint8
-{0, 1} on the box; probabilities are (h, w) float32 in [0, 1].
+Coordinates: boxes (`isegsat.inference.box.Box`, half-open) and clicks are in full-resolution
+pixels of the image, (row, col) = (y, x), y down; requests to the model carry clicks local to the
+request's box (`coords.clicks_to_box`). Masks are (h, w) uint8 {0, 1} on the box; probabilities
+are (h, w) float32 in [0, 1]. The plain data types (requests, results, targets, changes, settings,
+the tile grid) are in `isegsat.app.annotation_types`; this module is the state machine.
 
 The session never imports Qt and never runs the model: `click()` returns an immutable
 `PredictRequest` that a worker answers with a `PredictResult`, which `apply()` accepts only when it
@@ -28,135 +30,35 @@ labelled building removes it (the model predicts nothing there).
 from __future__ import annotations
 
 import itertools
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
 
+from isegsat.app.annotation_types import (
+    AcceptedTile,
+    Change,
+    LabelStore,
+    Mode,
+    PredictRequest,
+    PredictResult,
+    SessionConfig,
+    Target,
+    TileGrid,
+)
+from isegsat.app.geo.boxes import from_window, to_window
 from isegsat.app.geo.raster import RasterSource
 from isegsat.app.object_window import clicked_object, component_at, place_range
 from isegsat.inference import Click
-from isegsat.inference.threshold import PRED_THRESHOLD
+from isegsat.inference.box import Box
+from isegsat.inference.coords import clicks_to_box
+
+__all__ = ["AnnotationSession"]
 
 # Request and target numbers are unique in the process, so a late result for a closed session
 # can never be taken for an answer to a new one.
 _NUMBERS = itertools.count(1)
-
-
-class Mode(Enum):
-    TILE = "tile"
-    OBJECT = "object"
-
-
-@dataclass(frozen=True)
-class Box:
-    """Integer pixel rectangle of the image: rows row..row+height, cols col..col+width."""
-
-    row: int
-    col: int
-    height: int
-    width: int
-
-    def contains(self, y: float, x: float) -> bool:
-        return self.row <= y < self.row + self.height and self.col <= x < self.col + self.width
-
-    def window(self) -> Window:
-        return Window(self.col, self.row, self.width, self.height)
-
-    def local(self, click: Click) -> Click:
-        return Click(click.y - self.row, click.x - self.col, click.is_positive)
-
-
-class LabelStore(Protocol):
-    """What the session needs of `isegsat.app.geo.LabelLayer`."""
-
-    def read(self, window: Window) -> np.ndarray: ...
-
-    def write(self, window: Window, mask: np.ndarray) -> object: ...
-
-    def undo(self) -> object: ...
-
-    def redo(self) -> object: ...
-
-
-@dataclass(frozen=True)
-class TileGrid:
-    """The scene cut into size x size tiles, numbered row-major from the top-left."""
-
-    height: int
-    width: int
-    size: int
-
-    @property
-    def rows(self) -> int:
-        return math.ceil(self.height / self.size)
-
-    @property
-    def cols(self) -> int:
-        return math.ceil(self.width / self.size)
-
-    @property
-    def count(self) -> int:
-        return self.rows * self.cols
-
-    def box(self, index: int) -> Box:
-        r, c = divmod(index, self.cols)
-        row, col = r * self.size, c * self.size
-        return Box(row, col, min(self.size, self.height - row), min(self.size, self.width - col))
-
-    def index_at(self, y: float, x: float) -> int:
-        return int(y) // self.size * self.cols + int(x) // self.size
-
-
-@dataclass(frozen=True, eq=False)
-class PredictRequest:
-    """Everything the worker needs to predict one target: run the model on the crop `box` of
-    `source` (the document's own thread-safe RasterSource, which the display also reads) with
-    `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box). A source
-    closed before the worker reads it raises `SourceClosedError` there (the request is dropped).
-    """
-
-    seq: int
-    target_id: int
-    source: RasterSource
-    box: Box
-    prev_mask: np.ndarray
-    clicks: tuple[Click, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class PredictResult:
-    """The worker's answer to request `seq`: prob (h, w) float32 on the request's box."""
-
-    seq: int
-    target_id: int
-    prob: np.ndarray
-    latency_s: float
-    device: str
-
-
-@dataclass(frozen=True, eq=False)
-class Target:
-    """The tile or object being annotated: box, initial mask, clicks (image coords), prediction.
-
-    `prob` answers the first `answered` clicks; while a newer click waits for the model the
-    previous prediction stays on show. `growths` counts how often an object's window has grown.
-    """
-
-    id: int
-    box: Box
-    initial: np.ndarray
-    clicks: tuple[Click, ...] = ()
-    prob: np.ndarray | None = None
-    answered: int = 0
-    growths: int = 0
-
-    @property
-    def waiting(self) -> bool:
-        return self.answered != len(self.clicks)
 
 
 @dataclass(frozen=True)
@@ -172,35 +74,6 @@ class _Op:
     before: _State
     after: _State
     label_box: Box | None  # set when the op wrote the label layer
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a caller must do after an action: submit `request`, redraw labels in `label_box`."""
-
-    request: PredictRequest | None = None
-    label_box: Box | None = None
-
-
-@dataclass
-class SessionConfig:
-    """Session settings; sizes are window sides in image pixels.
-
-    Object mode's first window is `object_size` (about 3x a typical 50-100 px building at 0.3 m)
-    on unlabelled ground, else `object_scale` x the longer side of the label's building under the
-    click, clamped to `min_object_size`..`max_object_size`; it grows by `growth` at most
-    `max_growth_steps` times, up to `max_object_size` (256 -> 384 -> 576: at most about 0.55 Mpx
-    of model input for a first click, where 512 -> ... -> 2048 could cost 9.4 Mpx).
-    """
-
-    tile_size: int = 500
-    object_size: int = 256
-    object_scale: float = 3.0
-    min_object_size: int = 128
-    max_object_size: int = 640
-    growth: float = 1.5
-    max_growth_steps: int = 2
-    threshold: float = PRED_THRESHOLD
 
 
 @dataclass
@@ -247,7 +120,7 @@ class AnnotationSession:
         pred = target.prob >= self.config.threshold
         if self._state.mode is Mode.TILE:
             return pred.astype(np.uint8)
-        local = tuple(target.box.local(c) for c in target.clicks[: target.answered])
+        local = clicks_to_box(target.box, target.clicks[: target.answered])
         return clicked_object(pred, local, target.initial)
 
     # ------------------------------------------------------------------ actions
@@ -308,11 +181,17 @@ class AnnotationSession:
         target = state.target
         if self._pending:
             return Change()
-        label_box = None
+        label_box = accepted = None
         if target is not None and target.prob is not None:
             label_box = target.box
-            self.labels.write(target.box.window(), self._merged(target))
+            merged = self._merged(target)
+            self.labels.write(to_window(target.box), merged)
+            accepted = AcceptedTile(target.box, merged, target.clicks)
         if state.mode is Mode.TILE:
+            if accepted is None:  # kept as it is: a sample when it holds a building
+                box = self.grid.box(state.tile_index)
+                label = np.asarray(self.labels.read(to_window(box)), dtype=np.uint8)
+                accepted = AcceptedTile(box, label, ()) if label.any() else None
             done = state.done | {state.tile_index}
             nxt = min(state.tile_index + 1, self.grid.count - 1)
             after = _State(Mode.TILE, nxt, done, None)
@@ -320,8 +199,9 @@ class AnnotationSession:
             if label_box is None:
                 return Change()
             after = replace(state, target=None)
+            accepted = None  # an object is not a tile sample
         self._push(after, label_box)
-        return Change(label_box=label_box)
+        return Change(label_box=label_box, accepted=accepted)
 
     def abandon_request(self) -> None:
         """The newest request failed: stop waiting for it (the clicks stay, without prediction)."""
@@ -370,10 +250,29 @@ class AnnotationSession:
 
     def paint(self, box: Box, stroke: np.ndarray, value: int) -> Change:
         """Brush (value 1) or erase (value 0) where stroke ((h, w) bool on box) is set."""
-        label = np.array(self.labels.read(box.window()), dtype=np.uint8)
+        label = np.array(self.labels.read(to_window(box)), dtype=np.uint8)
         label[stroke] = value
-        self.labels.write(box.window(), label)
+        self.labels.write(to_window(box), label)
         self._push(self._state, box)
+        return Change(label_box=box)
+
+    def apply_draft(self, edits: Iterable[tuple[Window, np.ndarray]]) -> Change:
+        """Write a scene draft (`draft.draft_edits`: (window, mask) blocks) into the label layer
+        as ONE undoable step. The current target is dropped (the label under its clicks may have
+        changed); every tile then starts from the draft as its previous mask. A draft too large
+        for the label layer's undo budget is written but empties the history (not undoable)."""
+        bounds = self.labels.write_group(edits)
+        if bounds is None:
+            return Change()
+        box = from_window(bounds)
+        after = replace(self._state, target=None)
+        if self.labels.can_undo:
+            self._push(after, box)
+        else:
+            self._state = after
+            self._undo.clear()
+            self._redo.clear()
+        self._pending = False
         return Change(label_box=box)
 
     def undo(self) -> Change:
@@ -420,17 +319,17 @@ class AnnotationSession:
             source=self.source,
             box=target.box,
             prev_mask=target.initial.astype(np.float32),
-            clicks=tuple(target.box.local(c) for c in target.clicks),
+            clicks=clicks_to_box(target.box, target.clicks),
         )
 
     def _new_target(self, box: Box, initial: np.ndarray | None) -> Target:
         if initial is None:
-            initial = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
+            initial = np.asarray(self.labels.read(to_window(box)), dtype=np.uint8)
         return Target(next(_NUMBERS), box, initial)
 
     def _object_target(self, y: int, x: int, box: Box) -> Target:
         """Object target on `box`; its initial mask is the label component under (y, x)."""
-        label = np.asarray(self.labels.read(box.window()), dtype=np.uint8)
+        label = np.asarray(self.labels.read(to_window(box)), dtype=np.uint8)
         initial = component_at(label, y - box.row, x - box.col).astype(np.uint8)
         return Target(next(_NUMBERS), box, initial)
 
@@ -439,7 +338,7 @@ class AnnotationSession:
         config = self.config
         cap = config.max_object_size
         around = self._fit_box(y, x, cap, Box(y, x, 1, 1))
-        label = np.asarray(self.labels.read(around.window()), dtype=np.uint8)
+        label = np.asarray(self.labels.read(to_window(around)), dtype=np.uint8)
         building = component_at(label, y - around.row, x - around.col)
         if not building.any():
             return self._fit_box(y, x, config.object_size, Box(y, x, 1, 1))
@@ -484,7 +383,7 @@ class AnnotationSession:
         pred = self._mask_of(target)
         if self._state.mode is Mode.TILE:
             return pred
-        label = np.array(self.labels.read(target.box.window()), dtype=np.uint8)
+        label = np.array(self.labels.read(to_window(target.box)), dtype=np.uint8)
         region = (target.initial > 0) | (pred > 0)
         label[region] = pred[region]
         return label

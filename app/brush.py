@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsScene
 
-from isegsat.app.annotation import Box
+from isegsat.inference.box import Box
 
 # Brush radii [ and ] step through, in image pixels: about 25 % apart, so three presses up and
 # three down always come back to where they started.

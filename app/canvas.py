@@ -1,5 +1,8 @@
 """Tiled image canvas: a QGraphicsView whose scene units are full-resolution image pixels.
 
+Scene point (x, y) is the image position (y, x) of `isegsat.inference.coords` (pixel (row, col)
+covers [row, row + 1) x [col, col + 1)); a click goes to the pixel holding it (`pixel_at`).
+
 Display tiles come from a `TileLoader` thread at the pyramid level matching the zoom; coarser
 tiles stay underneath as a fallback while finer ones stream in. Wheel zooms around the cursor;
 a left/middle drag pans; a left/right click without drag emits `clicked(y, x, positive)`, a
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 from isegsat.app.brush import BrushTool
 from isegsat.app.geo import RasterSource
 from isegsat.app.tile_loader import TileImage, TileKey, TileLoader, visible_keys
+from isegsat.inference.coords import pixel_at
 
 _DRAG_PIXELS = 4
 _MAX_ITEMS = 400
@@ -153,7 +157,7 @@ class ImageCanvas(QGraphicsView):
         elif not self._dragging and self._press is not None:
             scene = self.mapToScene(event.position().toPoint())
             button = event.button()
-            y, x = math.floor(scene.y()), math.floor(scene.x())
+            y, x = pixel_at(scene.y(), scene.x())
             control = event.modifiers() & Qt.KeyboardModifier.ControlModifier
             if control and button == Qt.MouseButton.LeftButton:
                 self.navigate_clicked.emit(y, x)

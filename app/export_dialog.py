@@ -8,7 +8,6 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QMessageBox,
-    QProgressDialog,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -31,6 +29,7 @@ from rasterio.windows import Window
 from isegsat.app.export_job import ExportFormat, ExportOutcome, ExportRequest, ExportThread
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.geo.export import DEFAULT_MIN_AREA_M2
+from isegsat.app.progress_dialog import run_with_progress
 from isegsat.app.settings import AppSettings
 
 
@@ -201,32 +200,9 @@ def confirm_without_crs(parent: QWidget | None, source: RasterSource) -> bool:
 
 
 def run_export_thread(parent: QWidget | None, thread: ExportThread) -> ExportOutcome | None:
-    """Run ``thread`` behind a modal progress dialog with Cancel, keeping the GUI responsive
-    (local event loop); return the outcome, or None after a cancel or an error message box."""
-    progress = QProgressDialog("Exporting…", "Cancel", 0, 1000, parent)
-    progress.setWindowTitle("Export")
-    progress.setWindowModality(Qt.WindowModality.WindowModal)
-    progress.setMinimumDuration(300)
-    progress.setAutoReset(False)
-    progress.setValue(0)
-    progress.canceled.connect(thread.cancel)
-    thread.progressed.connect(progress.setValue)
-    loop = QEventLoop()
-    thread.finished.connect(loop.quit)
-    watchdog = QTimer(interval=100)  # also ends the loop if the finished signal is ever missed
-    watchdog.timeout.connect(lambda: thread.isFinished() and loop.quit())
-    thread.start()
-    watchdog.start()
-    if not thread.isFinished():
-        loop.exec()
-    watchdog.stop()
-    thread.wait()
-    progress.close()
-    progress.deleteLater()
-    if thread.error is not None:
-        QMessageBox.critical(parent, "Export failed", thread.error)
-        return None
-    return thread.outcome
+    """Run ``thread`` behind a modal progress dialog with Cancel, keeping the GUI responsive;
+    return the outcome, or None after a cancel or an error message box."""
+    return run_with_progress(parent, thread, "Export", "Exporting…", "Export failed")
 
 
 def run_export_dialog(

@@ -23,8 +23,9 @@ import torch
 from PySide6.QtCore import Signal
 from torch import nn
 
-from isegsat.app.annotation import PredictRequest, PredictResult
+from isegsat.app.annotation_types import PredictRequest, PredictResult
 from isegsat.app.geo import RasterSource, SourceClosedError
+from isegsat.app.geo.boxes import to_window
 from isegsat.app.plain_errors import explain_checkpoint_failure
 from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
@@ -182,7 +183,7 @@ class InferenceWorker(RequestThread):
         ):  # another target, image or band choice: read the crop again
             self._target = None
             bands = source.bands
-            predictor.set_image(source.read_full_res_rgb(request.box.window()))
+            predictor.set_image(source.read_full_res_rgb(to_window(request.box)))
             predictor.set_prev_mask(request.prev_mask)
             self._target = (source, request.target_id, bands)
         return predictor.set_clicks(request.clicks)

@@ -6,14 +6,17 @@ annotation logic lives in `AnnotationSession`, canvas wiring in `AnnotationContr
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
 from isegsat import resources
 from isegsat.app.actions import build_actions
-from isegsat.app.annotation import AnnotationSession, Mode, SessionConfig
+from isegsat.app.adapt_controller import AdaptController
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Mode, SessionConfig
 from isegsat.app.canvas import ImageCanvas
 from isegsat.app.document import Document, open_document
 from isegsat.app.geo import RasterError
@@ -21,6 +24,7 @@ from isegsat.app.geo.layer_lock import LayerLockedError
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest, ModelInfo
 from isegsat.app.model_picker import ModelPickerCombo
 from isegsat.app.plain_errors import explain_raster_failure
+from isegsat.app.prelabel_action import PrelabelAction
 from isegsat.app.session_controller import AnnotationController
 from isegsat.app.settings import AppSettings
 from isegsat.app.side_panel import SidePanel
@@ -34,6 +38,12 @@ TOOLBAR = ("open_image", "save", "undo", "redo", "accept", "reset", "fit", "actu
 
 
 class MainWindow(QMainWindow):
+    # A label save asked by Ctrl+S or the autosave timer ended, after its message or dialog:
+    # (reason "save" | "autosave", error text or ""); emitted on the GUI thread.
+    labels_saved = Signal(str, str)
+    # From the label layer's save thread: (layer, reason, Future), queued to `_save_finished`.
+    _save_done = Signal(object, str, object)
+
     def __init__(
         self,
         settings: AppSettings | None = None,
@@ -61,6 +71,8 @@ class MainWindow(QMainWindow):
         self.status = StatusWidgets(self.statusBar())
         self.dialogs = WindowDialogs(self)
         self.view = ViewControls(self)  # outlines, probability map, bands
+        self.prelabel = PrelabelAction(self)  # Annotate ▸ Pre-label scene
+        self.adapt = AdaptController(self)  # accepted tiles as samples; adapting the model
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("main_toolbar")
         self.picker = ModelPickerCombo(self.settings, self)
@@ -69,6 +81,7 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.named_actions[name] for name in TOOLBAR])
         self._loading: Path | None = None
         self._model: ModelInfo | None = None  # the model in use (kept when a load fails)
+        self.model_path: Path | None = None  # its checkpoint (None: none or loaded in memory)
         self.addToolBar(toolbar)
         self.autosave = QTimer(self)
         self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
@@ -133,6 +146,7 @@ class MainWindow(QMainWindow):
         self.worker.model_ready.connect(self._model_ready)
         self.worker.failed.connect(self._worker_failed)
         self.worker.warning.connect(self._worker_warning)
+        self._save_done.connect(self._save_finished)
 
     @property
     def canvas_source(self):
@@ -159,6 +173,7 @@ class MainWindow(QMainWindow):
         self.close_document()
         self.document = document
         self.view.document_opened(document)  # its remembered bands, before any tile is read
+        self.adapt.document_opened(document)
         self.settings.add_recent_file(document.image_path)
         config = SessionConfig(tile_size=self.panel.tile_size.value())
         config.threshold = self.panel.threshold.value() / 100
@@ -188,43 +203,66 @@ class MainWindow(QMainWindow):
         self.navigator.attach(None, None)
         self.controller.set_session(None)
         self.canvas.close_source()
+        self.adapt.document_closed()  # cancels a run, finishes sample writes (before the source)
         self.document.close()
         self.document = None
 
+    # Labels are always written on the layer's save thread (LabelLayer.save_in_background);
+    # Ctrl+S and the autosave timer get the result back in `_save_finished`, while closing and
+    # quitting block in `save()` until the final save is on disk.
     def save(self) -> bool:
-        """Flush the labels; on failure an error dialog (edits stay journaled) and False."""
-        error = self._flush_labels()
+        """Save the labels and wait for it (closing, quitting): the file is written on the
+        layer's save thread while the GUI thread blocks here. On failure an error dialog
+        (edits stay journaled) and False."""
+        if self.document is None:
+            return True
+        error = self._save_error(self.document.labels.save_in_background())
         if error is not None:
             self.dialogs.error("Cannot save the labels", error)
         return error is None
 
     def save_and_confirm(self) -> None:
-        """Ctrl+S: save, and say where the labels went (status bar, with "Open folder")."""
-        if self.save() and self.document is not None:
-            path = self.document.labels.path
-            self.status.show_written(f"Labels saved to {path}", path)
+        """Ctrl+S: save in the background; `_save_finished` says where the labels went (status
+        bar, with "Open folder") or shows the error."""
+        self._save_in_background("save")
 
     def _autosave(self) -> None:
-        """Timer save: a failure is shown in a dialog once, then only in the status bar until a
-        save succeeds again (no dialog piles up every interval while the disk stays full)."""
-        error = self._flush_labels()
-        if error is not None and not self._autosave_failed:
-            self._autosave_failed = True
-            self.dialogs.error("Cannot save the labels", error)
-        elif error is None:
-            self._autosave_failed = False
+        """Timer save, in the background (the result: `_save_finished`)."""
+        self._save_in_background("autosave")
 
-    def _flush_labels(self) -> str | None:
-        """Flush the open document's labels; the error text (also in the status bar) or None."""
+    def _save_in_background(self, reason: str) -> None:
         if self.document is None:
+            return
+        labels = self.document.labels
+        future = labels.save_in_background()
+        future.add_done_callback(lambda done: self._save_done.emit(labels, reason, done))
+
+    @Slot(object, str, object)
+    def _save_finished(self, labels, reason: str, future: Future) -> None:
+        """A background save ended (GUI thread). Ctrl+S: where the labels went, or a dialog.
+        Autosave: a failure is shown in a dialog once, then only in the status bar until a save
+        succeeds again (no dialog piles up every interval while the disk stays full). A result
+        for a document closed meanwhile is dropped (closing saved it again and said so)."""
+        if self.document is None or labels is not self.document.labels:
+            return
+        error = self._save_error(future)
+        if reason == "autosave":
+            if error is not None and not self._autosave_failed:
+                self.dialogs.error("Cannot save the labels", error)
+            self._autosave_failed = error is not None
+        elif error is not None:
+            self.dialogs.error("Cannot save the labels", error)
+        else:
+            self.status.show_written(f"Labels saved to {labels.path}", labels.path)
+        self.labels_saved.emit(reason, error or "")
+
+    def _save_error(self, future: Future) -> str | None:
+        """Wait for a label save; its error text (also in the status bar) or None."""
+        exc = future.exception()
+        if exc is None:
             return None
-        try:
-            self.document.labels.flush()
-        except RasterError as exc:
-            text = f"{exc}\nEdits stay in the journal."
-            self.statusBar().showMessage(f"Labels NOT saved: {exc}")
-            return text
-        return None
+        self.statusBar().showMessage(f"Labels NOT saved: {exc}")
+        return f"{exc}\nEdits stay in the journal."
 
     # ------------------------------------------------------------------ model
     def load_model(self, path: Path | None = None, model=None) -> None:
@@ -255,6 +293,7 @@ class MainWindow(QMainWindow):
         self.controller.model_ready = True
         self.status.show_model(info)
         if self._loading is not None:
+            self.model_path = self._loading
             self.picker.select_checkpoint(self._loading)
             self._loading = None
 

@@ -3,7 +3,8 @@ done yet, and the hint shown when a plain click lands outside the frame."""
 
 from __future__ import annotations
 
-from isegsat.app.annotation import AnnotationSession, Mode
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Mode
 
 NAVIGATION_HINT = (
     "That click is outside the framed tile. Move with N / P (next / previous), "

@@ -29,7 +29,10 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
 )
 
-from isegsat.app.annotation import Box, LabelStore, Target
+from isegsat.app.annotation_types import LabelStore, Target
+from isegsat.app.geo.boxes import to_window
+from isegsat.inference.box import Box
+from isegsat.inference.coords import box_in_box
 
 CHUNK = 512
 MAX_DOWNSAMPLE = 8.0
@@ -174,13 +177,10 @@ class LabelOverlay:
         if self.outlined:
             mask = outline(self._read_padded(chunk, OUTLINE_PX), margin=OUTLINE_PX)
         else:
-            mask = np.array(self._labels.read(chunk.window()), dtype=np.uint8)
+            mask = np.array(self._labels.read(to_window(chunk)), dtype=np.uint8)
         hidden = self._hidden
         if hidden is not None:
-            r0, c0 = max(hidden.row - chunk.row, 0), max(hidden.col - chunk.col, 0)
-            r1 = max(min(hidden.row + hidden.height - chunk.row, chunk.height), 0)
-            c1 = max(min(hidden.col + hidden.width - chunk.col, chunk.width), 0)
-            mask[r0:r1, c0:c1] = 0
+            mask[box_in_box(chunk, hidden.intersection(chunk)).slices] = 0
         item = self._items.get((r, c))
         if item is None:
             item = QGraphicsPixmapItem()
@@ -193,14 +193,12 @@ class LabelOverlay:
 
     def _read_padded(self, box: Box, margin: int) -> np.ndarray:
         """The label on `box` grown by `margin` px on each side (zeros beyond the image)."""
-        height, width = self._size
-        r0, c0 = max(box.row - margin, 0), max(box.col - margin, 0)
-        r1 = min(box.row + box.height + margin, height)
-        c1 = min(box.col + box.width + margin, width)
-        out = np.zeros((box.height + 2 * margin, box.width + 2 * margin), np.uint8)
-        inner = np.asarray(self._labels.read(Box(r0, c0, r1 - r0, c1 - c0).window()))
-        top, left = r0 - (box.row - margin), c0 - (box.col - margin)
-        out[top : top + r1 - r0, left : left + c1 - c0] = inner
+        padded = Box(
+            box.row - margin, box.col - margin, box.height + 2 * margin, box.width + 2 * margin
+        )
+        inside = padded.clip(*self._size)
+        out = np.zeros(padded.shape, np.uint8)
+        out[box_in_box(padded, inside).slices] = np.asarray(self._labels.read(to_window(inside)))
         return out
 
 

@@ -150,6 +150,32 @@ class TileLayout:
         )
 
 
+# ----------------------------------------------------------------------------- model
+
+
+def load_prelabeller(weights: Path, device: str | None = None) -> tuple[Segment, dict[str, Any]]:
+    """(segment, model id) of a non-interactive checkpoint (``isegsat-train --preset
+    baseline``) on ``device`` (None: CUDA when present). The id (path, size, mtime) joins a
+    run's settings so that a resume refuses another model. Raises CheckpointError (missing,
+    foreign or click-based checkpoint) or RuntimeError / ValueError (unavailable device)."""
+    from isegsat.inference.segmenter import load_segmenter, predict_without_clicks
+
+    weights = Path(weights)
+    model, _ = load_segmenter(weights, device)
+    target = next(model.parameters()).device
+    stat = weights.stat()
+    model_id = {
+        "weights": str(weights.resolve()),
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+
+    def segment(rgb: np.ndarray) -> np.ndarray:
+        return predict_without_clicks(model, rgb, target)
+
+    return segment, model_id
+
+
 # ----------------------------------------------------------------------------- run
 
 

@@ -96,21 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from isegsat.app.prelabel import prelabel_scene
+    from isegsat.app.prelabel import load_prelabeller, prelabel_scene
     from isegsat.inference.checkpoint import CheckpointError
-    from isegsat.inference.segmenter import load_segmenter, predict_without_clicks
 
     try:
-        model, _ = load_segmenter(weights, args.device)
+        segment, model_id = load_prelabeller(weights, args.device)
     except (CheckpointError, RuntimeError, ValueError) as exc:
         return _error(exc)
-    device = next(model.parameters()).device
-    stat = weights.stat()
-    model_id = {
-        "weights": str(weights.resolve()),
-        "bytes": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-    }
     bar = tqdm(total=layout.count, desc=PROG, unit="window", disable=args.quiet, dynamic_ncols=True)
 
     def progress(done: int, total: int) -> None:
@@ -121,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = prelabel_scene(
             args.image,
             args.out,
-            lambda rgb: predict_without_clicks(model, rgb, device),
+            segment,
             tile=args.tile,
             overlap=args.overlap,
             threshold=args.threshold,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from isegsat.app.annotation import AnnotationSession, Change, Mode, PredictResult
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Change, Mode, PredictResult
 from isegsat.app.brush import Stroke
 from isegsat.app.canvas import ImageCanvas
 from isegsat.app.geo import RasterError
@@ -24,6 +25,7 @@ class AnnotationController(QObject):
     message = Signal(str)  # transient status-bar text
     result_applied = Signal(object)  # PredictResult that reached the session
     failed = Signal(str, str)  # (title, message): a label write failed (e.g. disk full)
+    tile_accepted = Signal(object)  # AcceptedTile of a tile-mode accept (a training sample)
 
     def __init__(self, canvas: ImageCanvas, worker: InferenceWorker, parent=None) -> None:
         super().__init__(parent)
@@ -91,6 +93,11 @@ class AnnotationController(QObject):
             return
         if self._act(AnnotationSession.accept) and self.session.mode is Mode.TILE:
             self.show_tile()
+
+    def apply_draft(self, edits) -> bool:
+        """Add a scene draft's label blocks as one undoable step (see
+        `AnnotationSession.apply_draft`); False when the labels could not be written."""
+        return self._act(AnnotationSession.apply_draft, edits)
 
     def undo(self) -> None:
         self._act(AnnotationSession.undo)
@@ -160,6 +167,8 @@ class AnnotationController(QObject):
         shown = session.current_mask() if target is not None and target.clicks else None
         self.target.show(frame, target, shown)
         self.changed.emit()
+        if change.accepted is not None:
+            self.tile_accepted.emit(change.accepted)
 
     def _update_label_chunks(self) -> None:
         view = self.canvas

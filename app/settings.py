@@ -38,6 +38,7 @@ class SettingsDefaults:
     autosave_seconds: int = 60
     device: str | None = None  # None: pick CUDA when available, else CPU
     precision: str = "auto"  # the model's number format (isegsat.inference.precision)
+    adapt_every: int = 0  # adapt the model every N accepted tiles of a scene (0: only on demand)
 
 
 DEFAULTS = SettingsDefaults()
@@ -76,6 +77,13 @@ def _valid_autosave(raw: Any) -> int:
     value = _as_int(raw)
     if not 10 <= value <= 3600:
         raise ValueError(f"autosave interval must be within 10..3600 s, got {value}")
+    return value
+
+
+def _valid_adapt_every(raw: Any) -> int:
+    value = _as_int(raw)
+    if not 0 <= value <= 10000:
+        raise ValueError(f"adapt every must be within 0..10000 accepted tiles, got {value}")
     return value
 
 
@@ -165,6 +173,15 @@ class AppSettings:
     @autosave_seconds.setter
     def autosave_seconds(self, value: int) -> None:
         self._write("autosave_seconds", _valid_autosave, value)
+
+    @property
+    def adapt_every(self) -> int:
+        """Adapt the model to the open scene automatically every N accepted tiles (0: off)."""
+        return self._read("adapt_every", _valid_adapt_every)
+
+    @adapt_every.setter
+    def adapt_every(self, value: int) -> None:
+        self._write("adapt_every", _valid_adapt_every, value)
 
     @property
     def device(self) -> str | None:

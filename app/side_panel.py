@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from isegsat.app.annotation import AnnotationSession, Mode
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Mode
 
 
 def _slider(value: float) -> QSlider:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from isegsat.app.geo import RasterSource
+from isegsat.inference.coords import pixel_at, pixel_to_map
 
 if TYPE_CHECKING:
     from isegsat.app.inference_worker import ModelInfo
@@ -27,8 +28,9 @@ def describe_position(source: RasterSource, x: float, y: float) -> str:
     """'col, row px | E x, N y (CRS)' for image pixel position (x, y) (fractional pixels)."""
     if not (0 <= x < source.width and 0 <= y < source.height):
         return ""
-    east, north = source.transform @ (x, y)
-    return f"px {int(x)}, {int(y)}  |  {east:.2f}, {north:.2f}  {crs_name(source.crs)}"
+    row, col = pixel_at(y, x)
+    east, north = pixel_to_map(source.transform, y, x)
+    return f"px {col}, {row}  |  {east:.2f}, {north:.2f}  {crs_name(source.crs)}"
 
 
 class StatusWidgets:

@@ -9,7 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QStatusBar, QWidget
 
-from isegsat.app.annotation import AnnotationSession, Mode
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Mode
 from isegsat.app.navigation import NAVIGATION_HINT, next_undone, outside_frame
 from isegsat.app.overlay import DoneTilesOverlay
 from isegsat.app.session_controller import AnnotationController

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from isegsat.app.export_dialog import run_export_dialog
+from isegsat.app.geo.boxes import to_window
 from isegsat.app.help_dialog import show_shortcuts
 from isegsat.app.model_picker import choose_checkpoint
 from isegsat.app.recovery import offer_recovery
@@ -68,7 +69,7 @@ class WindowDialogs:
             return
         self.window.save()
         session = self.window.controller.session
-        tile = session.tile_box.window() if session is not None else None
+        tile = to_window(session.tile_box) if session is not None else None
         settings = self.window.settings
         path = run_export_dialog(
             self.window, document.labels, document.source, tile, settings=settings

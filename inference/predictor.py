@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from isegsat.inference.box import Box
 from isegsat.inference.clicks import Click, check_inside, encode_points
 from isegsat.inference.device import pick_device
 from isegsat.inference.fuse import fuse_for_inference
 from isegsat.inference.precision import Precision, autocast, resolve_precision
-from isegsat.inference.zoom_in import Box, ZoomIn
+from isegsat.inference.zoom_in import ZoomIn
 
 TIMING_SIZE = 256  # px, the dummy pass that times the formats for precision="auto"
 

@@ -3,62 +3,57 @@
 After the first click(s) the object's box is taken from the previous prediction (probability above
 ``prob_thresh``, plus the positive clicks), expanded, clamped to the image, and kept while it stays
 valid; the crop is resized so its longest side is ``target_size`` and the crop's prediction is
-pasted back into an otherwise zero full-size map. Boxes are inclusive pixel boxes in full-image
-coordinates.
+pasted back into an otherwise zero full-size map.
+
+Boxes are ``isegsat.inference.box.Box`` (half-open, full-image pixels). RITM states its rules with
+inclusive bounds (top, bottom, left, right); where the arithmetic depends on that (the centre and
+edges in ``expand_box``, the click test in ``holds_positive_clicks``) it reads ``last_row`` /
+``last_col`` and builds with ``Box.from_inclusive``. The crop <-> network-input changes of
+coordinates are ``isegsat.inference.coords``'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from isegsat.inference.box import Box
 from isegsat.inference.clicks import Click
+from isegsat.inference.coords import image_to_input, input_shape
 
-
-class Box(NamedTuple):
-    """Inclusive pixel box: rows ``top..bottom`` and columns ``left..right``."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top + 1
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left + 1
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        """(rows, columns) slices selecting the box from an HxW array."""
-        return slice(self.top, self.bottom + 1), slice(self.left, self.right + 1)
+__all__ = [
+    "Box",
+    "ZoomIn",
+    "box_iou",
+    "clamp_box",
+    "crop_shape",
+    "expand_box",
+    "holds_positive_clicks",
+    "mask_box",
+    "object_roi",
+]
 
 
 def mask_box(mask: np.ndarray) -> Box:
     """Tight box of the True pixels of a non-empty HxW bool mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return Box(int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
+    return Box.of_mask(mask)
 
 
 def expand_box(box: Box, ratio: float, min_size: float) -> Box:
     """Scale the box about its centre by ``ratio``, each side at least ``min_size`` pixels long.
 
-    Like RITM, the new edges are centre ∓ half the new size, rounded half to even.
+    Like RITM, on inclusive bounds: the centre is the mean of the first and last row (column),
+    the new first/last rows are centre ∓ half the new size, rounded half to even.
     """
-    row_centre = 0.5 * (box.top + box.bottom)
-    col_centre = 0.5 * (box.left + box.right)
+    row_centre = 0.5 * (box.row + box.last_row)
+    col_centre = 0.5 * (box.col + box.last_col)
     height = max(ratio * box.height, min_size)
     width = max(ratio * box.width, min_size)
-    return Box(
+    return Box.from_inclusive(
         round(row_centre - 0.5 * height),
         round(row_centre + 0.5 * height),
         round(col_centre - 0.5 * width),
@@ -68,15 +63,13 @@ def expand_box(box: Box, ratio: float, min_size: float) -> Box:
 
 def clamp_box(box: Box, height: int, width: int) -> Box:
     """The box cut to an image of ``height`` x ``width`` pixels."""
-    return Box(
-        max(0, box.top), min(height - 1, box.bottom), max(0, box.left), min(width - 1, box.right)
-    )
+    return box.clip(height, width)
 
 
 def box_iou(a: Box, b: Box) -> float:
-    """IoU of two inclusive boxes (product of the row-range and column-range IoUs, as RITM)."""
-    return _range_iou(a.top, a.bottom, b.top, b.bottom) * _range_iou(
-        a.left, a.right, b.left, b.right
+    """IoU of two boxes (product of the row-range and column-range IoUs, as RITM)."""
+    return _range_iou(a.row, a.row_stop, b.row, b.row_stop) * _range_iou(
+        a.col, a.col_stop, b.col, b.col_stop
     )
 
 
@@ -99,14 +92,16 @@ def holds_positive_clicks(box: Box, clicks: Sequence[Click]) -> bool:
     """Whether every positive click lies in the box — RITM's test, which excludes the last row
     and the last column of the box."""
     return all(
-        box.top <= c.y < box.bottom and box.left <= c.x < box.right for c in clicks if c.is_positive
+        box.row <= c.y < box.last_row and box.col <= c.x < box.last_col
+        for c in clicks
+        if c.is_positive
     )
 
 
 def crop_shape(box: Box, target_size: int) -> tuple[int, int]:
-    """(height, width) the box is resized to: longest side ``target_size``, aspect kept."""
-    scale = target_size / max(box.height, box.width)
-    return round(box.height * scale), round(box.width * scale)
+    """(height, width) the box is resized to: longest side ``target_size``, aspect kept
+    (``coords.input_shape``)."""
+    return input_shape(box, target_size)
 
 
 @dataclass
@@ -171,12 +166,10 @@ class ZoomIn:
         )
 
     def crop_clicks(self, box: Box, clicks: Sequence[Click]) -> np.ndarray:
-        """(K, 2) float (y, x) of the clicks in the pixels of ``crop(…, box)``."""
-        height, width = crop_shape(box, self.target_size)
+        """(K, 2) float (y, x) of the clicks in the pixels of ``crop(…, box)``
+        (``coords.image_to_input``)."""
         yx = np.array([(c.y, c.x) for c in clicks], dtype=np.float64).reshape(-1, 2)
-        yx[:, 0] = height * (yx[:, 0] - box.top) / box.height
-        yx[:, 1] = width * (yx[:, 1] - box.left) / box.width
-        return yx
+        return image_to_input(box, crop_shape(box, self.target_size), yx)
 
     @staticmethod
     def paste(crop_prob: torch.Tensor, box: Box, height: int, width: int) -> torch.Tensor:
@@ -191,6 +184,8 @@ class ZoomIn:
 
 
 def _range_iou(a0: int, a1: int, b0: int, b1: int) -> float:
-    intersection = max(0, min(a1, b1) - max(a0, b0) + 1)
-    union = max(1e-6, max(a1, b1) - min(a0, b0) + 1)
+    """IoU of the half-open ranges [a0, a1) and [b0, b1) (RITM's inclusive formula, whose
+    ``+ 1`` terms are the exclusive ends here)."""
+    intersection = max(0, min(a1, b1) - max(a0, b0))
+    union = max(1e-6, max(a1, b1) - min(a0, b0))
     return intersection / union

@@ -41,7 +41,11 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class CropRecord:
-    """One prepared crop: ``image`` an RGB PNG and ``mask`` a 0/255 PNG (absolute paths)."""
+    """One prepared crop: ``image`` an RGB PNG and ``mask`` a 0/255 PNG (absolute paths).
+
+    ``tile``: the source image the crop was cut from (the manifest's ``tile`` column; "" when a
+    manifest lacks it): crops of one tile are one scene.
+    """
 
     crop_id: str
     city: str
@@ -49,6 +53,7 @@ class CropRecord:
     mask: Path
     building_fraction: float
     split: str
+    tile: str = ""
 
 
 def read_manifest(data_dir: str | Path, split: str | None = None) -> list[CropRecord]:
@@ -74,6 +79,7 @@ def read_manifest(data_dir: str | Path, split: str | None = None) -> list[CropRe
             data_dir / row["mask"],
             float(row["building_fraction"]),
             row["split"],
+            row.get("tile") or "",
         )
         for row in rows
         if split is None or row["split"] == split

@@ -19,8 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from isegsat.inference import Predictor
+from isegsat.inference.box import Box
 from isegsat.inference.threshold import PRED_THRESHOLD
-from isegsat.inference.zoom_in import Box, clamp_box, expand_box, mask_box
+from isegsat.inference.zoom_in import clamp_box, expand_box, mask_box
 from isegsat.training.evaluation import CropResult, crop_rng, evaluate_sample
 from isegsat.training.manifest import CropRecord, read_image, read_mask
 from isegsat.training.metrics import DEFAULT_MAX_CLICKS
@@ -33,7 +34,7 @@ MIN_WINDOW = 64
 @dataclass(frozen=True)
 class ObjectWindow:
     """One building to evaluate: ``object_id`` its index among the crop's buildings (label
-    order), ``box`` its window (inclusive, in crop pixels), ``target`` the window-sized hxw int32
+    order), ``box`` its window (half-open, in crop pixels), ``target`` the window-sized hxw int32
     mask, 1 on this building and 0 elsewhere."""
 
     object_id: int

@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +220,8 @@ class Trainer:
             relabel_prob=config.relabel_prob,
         )
         self.val_set = self._val_set()
+        self.on_step: Callable[[int, torch.Tensor], None] | None = None
+        """Called on rank 0 after every optimiser step with (global step, detached loss)."""
         self.start_epoch, self.global_step = 0, 0
         if resume:
             self.net, _ = load_checkpoint(self.run_dir / "last.pth")
@@ -307,6 +310,8 @@ class Trainer:
             loss, parts = self._step(batch, num_clicks if config.interactive else 0, click_rng)
             losses.append(loss)
             self.global_step += 1
+            if self.rank == 0 and self.on_step is not None:
+                self.on_step(self.global_step, loss)
             if self.rank == 0 and self.global_step % LOG_EVERY == 0:
                 self.writer.add_scalar("train/loss", float(loss), self.global_step)
                 for name, value in parts.items():

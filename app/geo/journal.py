@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from rasterio.windows import Window
 
-from isegsat.inference.atomic_file import sync_directory
+from isegsat.inference.atomic_file import atomic_path, sync_directory
 
 MAGIC = b"ISEGJRN1"
 _TAG = b"WIN1"
@@ -76,7 +77,7 @@ class Journal:
         self.path = path
         new = not path.exists() or valid_length < len(MAGIC)
         # Unbuffered: nothing of a failed append can linger in a buffer and be written later.
-        self._file = open(path, "wb" if new else "r+b", buffering=0)  # noqa: SIM115 - kept open
+        self._file = open(path, "w+b" if new else "r+b", buffering=0)  # noqa: SIM115 - kept open
         try:
             if new:
                 self._length = 0
@@ -90,19 +91,56 @@ class Journal:
             self._file.close()
             raise
 
+    @property
+    def length(self) -> int:
+        """Bytes of valid records written so far (magic included): a record boundary."""
+        return self._length
+
+    def keep_after(self, offset: int) -> None:
+        """Durably replace the journal by one holding only the records after byte `offset` (a
+        former `length`): the records up to it are saved elsewhere now (a finished save).
+
+        The shorter journal is written under a temporary name, fsynced and renamed over this
+        one (the project's atomic writer), so a crash leaves one of the two whole; appends go
+        on into the new file. Raises OSError (this journal unchanged and still appended to)
+        when it cannot be written."""
+        tail = os.pread(self._file.fileno(), self._length - offset, offset)
+        handle = None
+        try:
+            with atomic_path(self.path) as tmp:
+                handle = open(tmp, "w+b", buffering=0)  # noqa: SIM115 - kept open as the journal
+                view = memoryview(MAGIC + tail)
+                while view:
+                    view = view[handle.write(view) :]
+        except BaseException:
+            if handle is not None:
+                handle.close()
+            raise
+        old, self._file = self._file, handle
+        self._length = len(MAGIC) + len(tail)
+        old.close()
+
     def append(self, window: Window, packed: bytes) -> None:
         """Record that `window` now holds the packed mask; raises OSError (journal unchanged)
         when the record cannot be written and synced."""
-        header = _HEADER.pack(
-            _TAG,
-            int(window.col_off),
-            int(window.row_off),
-            int(window.width),
-            int(window.height),
-            len(packed),
-            zlib.crc32(packed),
-        )
-        self._write_durably(header + packed)
+        self.append_many(((window, packed),))
+
+    def append_many(self, records: Sequence[tuple[Window, bytes]]) -> None:
+        """Record several (window, packed mask) changes with one write and one fsync; raises
+        OSError (journal unchanged) when they cannot be written and synced."""
+        data = bytearray()
+        for window, packed in records:
+            data += _HEADER.pack(
+                _TAG,
+                int(window.col_off),
+                int(window.row_off),
+                int(window.width),
+                int(window.height),
+                len(packed),
+                zlib.crc32(packed),
+            )
+            data += packed
+        self._write_durably(bytes(data))
 
     def _write_durably(self, data: bytes) -> None:
         """Write all of `data` at the end and fsync; on failure cut the file back."""

@@ -1,13 +1,19 @@
 """LabelLayer: scene-wide binary building mask on the image grid, stored as a tiled GeoTIFF.
 
-Storage: single-band uint8 GeoTIFF, values 0 (background) / 255 (building), 512 x 512 DEFLATE
-tiles, sparse (empty tiles take no space), same size, CRS and transform as the image. It is read
-and written window by window and never held whole in memory.
+Storage (`label_file`): single-band uint8 GeoTIFF, values 0 (background) / 255 (building),
+512 x 512 DEFLATE tiles, sparse, same size, CRS and transform as the image. It is read and
+written window by window and never held whole in memory.
 
-Durability: edits since the last `flush()` live in memory as 512 px tiles and in an fsync'ed
-journal `<label>.journal` (see journal.py). `flush()` writes a complete new GeoTIFF under a
-temporary name, renames it over the label file and deletes the journal. After a crash,
-`LabelLayer.open(path)` replays the journal, so every accepted `write`/`undo`/`redo` comes back.
+Durability: edits since the last save live in memory as 512 px tiles (`label_tiles`) and in an
+fsync'ed journal `<label>.journal` (`journal`). A save writes a complete new GeoTIFF under a
+temporary name, renames it over the label file, then trims the journal to the edits made while
+it ran. After a crash, `LabelLayer.open(path)` replays the journal, so every accepted
+`write`/`undo`/`redo` comes back. Undo steps are kept by `label_history`.
+
+Saving off the caller's thread: `save_in_background()` runs the save on the layer's own save
+thread and returns a Future; `flush()` saves in the calling thread. Either way the layer's lock
+is held only to take the snapshot of the pending tiles and to swap the new file in, never while
+the file is written, so reads and edits go on during a save.
 
 All masks exchanged with callers are (H, W) uint8 with values {0, 1}; windows are integer
 `rasterio.windows.Window`s in image pixels.
@@ -15,72 +21,56 @@ All masks exchanged with callers are (H, W) uint8 with values {0, 1}; windows ar
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 from rasterio._err import CPLE_BaseError  # GDAL errors rasterio does not wrap (e.g. on close)
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from isegsat.app.geo.atomic import atomic_output, check_writable_directory
 from isegsat.app.geo.errors import RasterError
-from isegsat.app.geo.grid import RasterGrid, block_windows, clip_window, integer_window
+from isegsat.app.geo.grid import RasterGrid, clip_window, integer_window
 from isegsat.app.geo.journal import Journal, journal_path, pack_mask, read_journal, unpack_mask
+from isegsat.app.geo.label_file import (
+    BLOCK,
+    CREATION_OPTIONS,
+    FOREGROUND,
+    building_pixels,
+    fold_tiles,
+    grid_of,
+    mask_profile,
+    verify_written_raster,
+    write_empty,
+    write_from_mask,
+)
+from isegsat.app.geo.label_history import Edit, History, Part
+from isegsat.app.geo.label_tiles import TileStore
 
-BLOCK = 512
-FOREGROUND = 255
-CREATION_OPTIONS = {
-    "driver": "GTiff",
-    "tiled": True,
-    "blockxsize": BLOCK,
-    "blockysize": BLOCK,
-    "compress": "deflate",
-    "sparse_ok": True,
-    "bigtiff": "if_safer",
-}
+__all__ = [
+    "BLOCK",
+    "CREATION_OPTIONS",
+    "FOREGROUND",
+    "LabelLayer",
+    "building_pixels",
+    "mask_profile",
+    "verify_written_raster",
+]
 
-
-@dataclass(frozen=True)
-class _Edit:
-    """One undoable write: the window and its packed content before and after."""
-
-    window: Window
-    before: bytes
-    after: bytes
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.before) + len(self.after)
-
-
-def _grid_of(like) -> RasterGrid:
-    """Grid of a RasterSource, RasterGrid, raster path or object with width/height/crs/transform."""
-    if isinstance(like, RasterGrid):
-        return like
-    if isinstance(like, (str, PathLike)):
-        try:
-            with rasterio.open(like) as ds:
-                return RasterGrid.of(ds)
-        except RasterioError as exc:
-            raise RasterError(f"cannot read the grid of {like}: {exc}") from exc
-    return RasterGrid.of(like)
-
-
-def _as_binary(data: np.ndarray) -> np.ndarray:
-    """(B, H, W) raster values -> (H, W) uint8 {0,1}: a pixel is a building if any band is > 0
-    (> 0.5 for float data), which covers 0/1, 0/255 and Inria-style RGB 0/255 masks."""
-    threshold = 0.5 if data.dtype.kind == "f" else 0
-    return (np.nan_to_num(data) > threshold).any(axis=0).astype(np.uint8)
+_FILE_ERRORS = (RasterioError, CPLE_BaseError, OSError)
 
 
 class LabelLayer:
-    """Binary building mask of one scene. Create with `create`, `open` or `from_mask`."""
+    """Binary building mask of one scene. Create with `create`, `open` or `from_mask`.
+
+    Thread-safe: reads, edits and saves may come from different threads (the app edits on the
+    GUI thread and saves on the layer's save thread).
+    """
 
     def __init__(
         self,
@@ -90,7 +80,11 @@ class LabelLayer:
         pending_mb: float = 128.0,
     ) -> None:
         self.path = path
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the dataset, tiles, history and journal
+        self._save_lock = threading.Lock()  # one save at a time; taken before _lock, never under
+        self._saver: ThreadPoolExecutor | None = None  # the save thread, started on first use
+        self._closing = False
+        self._auto_save: Future | None = None
         try:
             self._dataset = rasterio.open(path)
         except RasterioError as exc:
@@ -100,23 +94,14 @@ class LabelLayer:
             ds.close()
             raise RasterError(f"{path} is not a label layer (expected 1-band uint8 GeoTIFF)")
         self.grid = RasterGrid.of(ds)
-        self._pending: dict[tuple[int, int], np.ndarray] = {}
+        self._tiles = TileStore(self.width, self.height, self._read_saved)
         self._pending_limit = int(pending_mb * 1024 * 1024)
-        self._undo: deque[_Edit] = deque()
-        self._redo: list[_Edit] = []
-        self._history_limit = history_limit
-        self._history_bytes_limit = int(history_mb * 1024 * 1024)
-        self._history_bytes = 0
-        records, valid_length = read_journal(journal_path(path))
-        for window, packed in records:
-            if clip_window(window, self.width, self.height) != window:
-                ds.close()
-                raise RasterError(
-                    f"the journal of {path} holds an edit at {window} outside the "
-                    f"{self.width}x{self.height} px layer; open with recover=False to discard it"
-                )
-            h, w = int(window.height), int(window.width)
-            self._apply(window, unpack_mask(packed, h, w))
+        self._history = History(history_limit, int(history_mb * 1024 * 1024))
+        try:
+            self.recovered_edits, valid_length = self._replay()
+        except RasterError:
+            ds.close()
+            raise
         try:
             self._journal = Journal(journal_path(path), valid_length)
         except OSError as exc:
@@ -125,7 +110,22 @@ class LabelLayer:
                 f"cannot write the edit journal next to {path} ({exc}); "
                 "keep the label layer in a writable directory"
             ) from exc
-        self.recovered_edits = len(records)
+
+    def _replay(self) -> tuple[int, int]:
+        """Apply the journal's records to the pending tiles: (record count, valid byte length).
+
+        Records hold whole window contents, so replaying ones already in the file (a crash
+        between a save's rename and its journal trim) changes nothing."""
+        records, valid_length = read_journal(journal_path(self.path))
+        for window, packed in records:
+            if clip_window(window, self.width, self.height) != window:
+                raise RasterError(
+                    f"the journal of {self.path} holds an edit at {window} outside the "
+                    f"{self.width}x{self.height} px layer; open with recover=False to discard it"
+                )
+            h, w = int(window.height), int(window.width)
+            self._tiles.apply(window, unpack_mask(packed, h, w))
+        return len(records), valid_length
 
     # ----------------------------------------------------------------- construction
 
@@ -134,15 +134,11 @@ class LabelLayer:
         """New empty layer at `path` on the grid of `like` (RasterSource, RasterGrid or raster
         path). Replaces an existing file at `path` and its journal."""
         path = Path(path)
-        grid = _grid_of(like)
+        grid = grid_of(like)
         try:
-            check_writable_directory(path)
-            with atomic_output(path) as tmp:
-                with rasterio.open(tmp, "w", **mask_profile(grid)):
-                    pass
-                verify_written_raster(tmp)
-                journal_path(path).unlink(missing_ok=True)
-        except (RasterioError, CPLE_BaseError, OSError) as exc:
+            write_empty(path, grid)
+            journal_path(path).unlink(missing_ok=True)
+        except _FILE_ERRORS as exc:
             raise RasterError(f"cannot create label layer {path}: {exc}") from exc
         return cls(path, **options)
 
@@ -159,7 +155,7 @@ class LabelLayer:
         layer = cls(path, **options)
         if like is not None:
             try:
-                _grid_of(like).require_same(layer.grid, what=f"label layer {path.name}")
+                grid_of(like).require_same(layer.grid, what=f"label layer {path.name}")
             except RasterError:
                 layer.close()
                 raise
@@ -175,7 +171,7 @@ class LabelLayer:
         building. A mask on another grid raises GridMismatchError saying what differs.
         """
         mask_path, path = Path(mask_path), Path(path)
-        grid = _grid_of(like)
+        grid = grid_of(like)
         try:
             source = rasterio.open(mask_path)
         except RasterioError as exc:
@@ -183,16 +179,9 @@ class LabelLayer:
         with source:
             grid.require_same(RasterGrid.of(source), what=f"mask {mask_path.name}")
             try:
-                check_writable_directory(path)
-                with atomic_output(path) as tmp:
-                    with rasterio.open(tmp, "w", **mask_profile(grid)) as out:
-                        for window in block_windows(grid.full_window, BLOCK):
-                            binary = _as_binary(source.read(window=window))
-                            if binary.any():
-                                out.write(binary * np.uint8(FOREGROUND), 1, window=window)
-                    verify_written_raster(tmp)
+                write_from_mask(source, grid, path)
                 journal_path(path).unlink(missing_ok=True)
-            except (RasterioError, CPLE_BaseError, OSError) as exc:
+            except _FILE_ERRORS as exc:
                 raise RasterError(f"cannot convert mask {mask_path} to {path}: {exc}") from exc
         return cls(path, **options)
 
@@ -227,16 +216,17 @@ class LabelLayer:
 
     @property
     def dirty(self) -> bool:
-        """True when there are edits not yet folded into the GeoTIFF by `flush()`."""
-        return bool(self._pending)
+        """True when there are edits the GeoTIFF does not hold yet (a save running included)."""
+        with self._lock:
+            return self._tiles.dirty
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     # ----------------------------------------------------------------- read / write
 
@@ -258,78 +248,104 @@ class LabelLayer:
         The part of the window outside the grid is ignored. Returns the window actually written
         (None when it lies entirely outside).
         """
-        window = integer_window(window)
-        mask = np.asarray(mask)
-        if mask.shape != (window.height, window.width):
-            raise RasterError(
-                f"mask shape {mask.shape} does not match the window size "
-                f"{(window.height, window.width)}"
-            )
-        inside = clip_window(window, self.width, self.height)
-        if inside is None:
+        return self.write_group(((window, mask),))
+
+    def write_group(self, edits: Iterable[tuple[Window, np.ndarray]]) -> Window | None:
+        """Set several integer windows to their masks as ONE undoable step (a scene's draft).
+
+        Each mask is (h, w) of its window, nonzero = building; parts outside the grid are
+        ignored. All windows are journaled with one fsync before any is applied, so a full disk
+        changes nothing (RasterError). Returns the bounding window of what was written (None
+        when nothing lies inside). A group larger than the undo budget (`history_mb`) is written
+        but empties the history: check `can_undo` afterwards.
+        """
+        parts = []
+        for window, mask in edits:
+            window = integer_window(window)
+            mask = np.asarray(mask)
+            if mask.shape != (window.height, window.width):
+                raise RasterError(
+                    f"mask shape {mask.shape} does not match the window size "
+                    f"{(window.height, window.width)}"
+                )
+            inside = clip_window(window, self.width, self.height)
+            if inside is None:
+                continue
+            r, c = inside.row_off - window.row_off, inside.col_off - window.col_off
+            parts.append((inside, (mask[r : r + inside.height, c : c + inside.width] != 0)))
+        if not parts:
             return None
-        r, c = inside.row_off - window.row_off, inside.col_off - window.col_off
-        new = (mask[r : r + inside.height, c : c + inside.width] != 0).astype(np.uint8)
         with self._lock:
-            before = pack_mask(self._read_inside(inside))
-            after = pack_mask(new)
-            self._commit(inside, new, after)
-            self._push_history(_Edit(inside, before, after))
-            self._redo.clear()
-        return inside
+            edit = Edit(
+                tuple(
+                    Part(window, pack_mask(self._read_inside(window)), pack_mask(new))
+                    for window, new in parts
+                )
+            )
+            masks = [(window, new.astype(np.uint8)) for window, new in parts]
+            self._commit(masks, [part.after for part in edit.parts])
+            self._history.record(edit)
+        return edit.window
 
     def undo(self) -> Window | None:
         """Revert the last write; returns the window that changed (None when nothing to undo)."""
         with self._lock:
-            if not self._undo:
+            edit = self._history.to_undo()
+            if edit is None:
                 return None
-            edit = self._undo[-1]
-            self._restore(edit.window, edit.before)  # raises (history unchanged) on disk full
-            self._undo.pop()
-            self._history_bytes -= edit.nbytes
-            self._redo.append(edit)
+            # raises (history unchanged) on disk full
+            self._restore([(part.window, part.before) for part in reversed(edit.parts)])
+            self._history.undone()
             return edit.window
 
     def redo(self) -> Window | None:
         """Re-apply the last undone write; returns its window (None when nothing to redo)."""
         with self._lock:
-            if not self._redo:
+            edit = self._history.to_redo()
+            if edit is None:
                 return None
-            edit = self._redo[-1]
-            self._restore(edit.window, edit.after)  # raises (history unchanged) on disk full
-            self._redo.pop()
-            self._push_history(edit)
+            # raises (history unchanged) on disk full
+            self._restore([(part.window, part.after) for part in edit.parts])
+            self._history.redone()
             return edit.window
 
+    # ----------------------------------------------------------------- saving
+
     def flush(self) -> None:
-        """Fold all edits into the GeoTIFF atomically (new file, fsync, rename), then drop the
-        journal. Raises RasterError (edits stay journaled) when the file cannot be written."""
+        """Save in this thread: fold all edits into the GeoTIFF atomically (new file, read back,
+        fsync, rename), then trim the journal. Waits for a background save that is running.
+        Raises RasterError (edits stay journaled) when the file cannot be written."""
+        self._save()
+
+    def save_in_background(self) -> Future[None]:
+        """Start a save (as `flush`) on this layer's save thread and return at once.
+
+        The Future ends with None, or with the RasterError of a failed save (every edit stays
+        journaled and pending). Saves run one after another in the order asked; a save takes
+        the edits made before it starts, and edits made while it runs stay pending and
+        journaled for the next one. `close()` waits for the saves asked before it.
+        """
         with self._lock:
-            if not self._pending:
-                return
-            try:
-                with atomic_output(self.path) as tmp:
-                    rasterio.shutil.copy(self._dataset, tmp, **CREATION_OPTIONS)
-                    with rasterio.open(tmp, "r+") as out:
-                        for (ty, tx), tile in self._pending.items():
-                            window = self._tile_window(ty, tx)
-                            out.write(tile * np.uint8(FOREGROUND), 1, window=window)
-                    verify_written_raster(tmp)
-                    self._dataset.close()
-            except (RasterioError, CPLE_BaseError, OSError) as exc:
-                raise RasterError(f"cannot save label layer {self.path}: {exc}") from exc
-            finally:
-                if self._dataset.closed:
-                    self._dataset = rasterio.open(self.path)
-            self._pending.clear()
-            self._journal.discard()
-            self._journal = Journal(journal_path(self.path))
+            if self._closing:
+                future: Future[None] = Future()
+                future.set_exception(RasterError(f"label layer {self.path} is closed"))
+                return future
+            if self._saver is None:
+                self._saver = ThreadPoolExecutor(1, thread_name_prefix="label-save")
+            return self._saver.submit(self._save)
 
     def close(self) -> None:
-        """Release the file handles. Unflushed edits stay in the journal for recovery; an empty
-        journal is removed."""
+        """Wait for the saves in progress, then release the file handles. Unsaved edits stay in
+        the journal for recovery; an empty journal is removed."""
         with self._lock:
-            if self._pending:
+            self._closing = True
+            saver, self._saver = self._saver, None
+        if saver is not None:
+            saver.shutdown(wait=True)  # outside the lock: the saves need it to finish
+        with self._save_lock, self._lock:
+            if self._dataset.closed:
+                return
+            if self._tiles.dirty:
                 self._journal.close()
             else:
                 self._journal.discard()
@@ -341,115 +357,75 @@ class LabelLayer:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _save(self) -> None:
+        """One save: snapshot under the lock, write without it, swap under it (any thread)."""
+        with self._save_lock:
+            with self._lock:
+                if self._dataset.closed:
+                    raise RasterError(f"cannot save label layer {self.path}: it is closed")
+                tiles = self._tiles.begin_save()
+                if not tiles:
+                    return
+                saved_through = self._journal.length  # the records these tiles hold
+            try:
+                fold_tiles(self.path, tiles)  # the long part: no lock held
+                dataset = rasterio.open(self.path)
+            except BaseException as exc:
+                with self._lock:
+                    self._tiles.save_failed()  # pending again; the journal still holds them
+                if isinstance(exc, _FILE_ERRORS):
+                    raise RasterError(f"cannot save label layer {self.path}: {exc}") from exc
+                raise
+            with self._lock:
+                old, self._dataset = self._dataset, dataset
+                old.close()
+                self._tiles.saved()
+                # On failure the saved records stay in the journal: replaying them onto the new
+                # file changes nothing, so recovery is still exact; the next save trims them.
+                with contextlib.suppress(OSError):
+                    self._journal.keep_after(saved_through)
+
     # ----------------------------------------------------------------- internals
 
-    def _tile_window(self, ty: int, tx: int) -> Window:
-        c0, r0 = tx * BLOCK, ty * BLOCK
-        return Window(c0, r0, min(BLOCK, self.width - c0), min(BLOCK, self.height - r0))
-
-    def _tiles_of(self, window: Window):
-        for ty in range(window.row_off // BLOCK, (window.row_off + window.height - 1) // BLOCK + 1):
-            for tx in range(
-                window.col_off // BLOCK, (window.col_off + window.width - 1) // BLOCK + 1
-            ):
-                yield ty, tx
+    def _read_saved(self, window: Window) -> np.ndarray:
+        """(h, w) {0,1} of a window inside the grid as the saved file holds it."""
+        try:
+            return building_pixels(self._dataset.read(1, window=window)[None])
+        except RasterioError as exc:
+            raise RasterError(f"cannot read {window} of label layer {self.path}: {exc}") from exc
 
     def _read_inside(self, window: Window) -> np.ndarray:
         """(h, w) {0,1} of a window inside the grid: saved file plus pending edits."""
-        try:
-            out = _as_binary(self._dataset.read(1, window=window)[None])
-        except RasterioError as exc:
-            raise RasterError(f"cannot read {window} of label layer {self.path}: {exc}") from exc
-        for ty, tx in self._tiles_of(window):
-            tile = self._pending.get((ty, tx))
-            if tile is not None:
-                self._paste(out, window, tile, self._tile_window(ty, tx))
+        out = self._read_saved(window)
+        self._tiles.overlay(out, window)
         return out
 
-    def _apply(self, window: Window, mask: np.ndarray) -> None:
-        """Put a {0,1} mask of an inside window into the pending tiles."""
-        for ty, tx in self._tiles_of(window):
-            tile_window = self._tile_window(ty, tx)
-            tile = self._pending.get((ty, tx))
-            if tile is None:
-                try:
-                    tile = _as_binary(self._dataset.read(1, window=tile_window)[None])
-                except RasterioError as exc:
-                    raise RasterError(f"cannot read label layer {self.path}: {exc}") from exc
-                self._pending[(ty, tx)] = tile
-            self._paste(tile, tile_window, mask, window)
-
-    @staticmethod
-    def _paste(
-        target: np.ndarray, target_window: Window, source: np.ndarray, source_window: Window
-    ) -> None:
-        """Copy the overlap of two windows from `source` into `target` (both in grid pixels)."""
-        c0 = max(target_window.col_off, source_window.col_off)
-        r0 = max(target_window.row_off, source_window.row_off)
-        c1 = min(
-            target_window.col_off + target_window.width, source_window.col_off + source_window.width
-        )
-        r1 = min(
-            target_window.row_off + target_window.height,
-            source_window.row_off + source_window.height,
-        )
-        if c1 <= c0 or r1 <= r0:
-            return
-        target[
-            r0 - target_window.row_off : r1 - target_window.row_off,
-            c0 - target_window.col_off : c1 - target_window.col_off,
-        ] = source[
-            r0 - source_window.row_off : r1 - source_window.row_off,
-            c0 - source_window.col_off : c1 - source_window.col_off,
-        ]
-
-    def _commit(self, window: Window, mask: np.ndarray, packed: bytes) -> None:
-        """Journal (durably) then apply; auto-flush when pending tiles exceed their budget.
+    def _commit(self, masks: list[tuple[Window, np.ndarray]], packed: Iterable[bytes]) -> None:
+        """Journal all windows (one durable write) then apply them; start a background save
+        when the pending tiles exceed their budget. `packed` holds each mask's packed bytes.
 
         When the journal cannot be written (e.g. disk full) nothing changes and RasterError says
         why: the edit is refused rather than kept where a crash would lose it."""
         try:
-            self._journal.append(window, packed)
+            self._journal.append_many(
+                [(window, data) for (window, _), data in zip(masks, packed, strict=True)]
+            )
         except OSError as exc:
             raise RasterError(
                 f"cannot record the edit in {self._journal.path} ({exc}); the edit was not "
                 "applied: free some disk space and repeat it"
             ) from exc
-        self._apply(window, mask)
-        if len(self._pending) * BLOCK * BLOCK > self._pending_limit:
-            self.flush()
+        for window, mask in masks:
+            self._tiles.apply(window, mask)
+        over_budget = self._tiles.pending_count * BLOCK * BLOCK > self._pending_limit
+        if over_budget and (self._auto_save is None or self._auto_save.done()):
+            # A failed automatic save keeps everything journaled; the next save reports it.
+            self._auto_save = self.save_in_background()
 
-    def _restore(self, window: Window, packed: bytes) -> None:
-        mask = unpack_mask(packed, int(window.height), int(window.width))
-        self._commit(window, mask, packed)
-
-    def _push_history(self, edit: _Edit) -> None:
-        self._undo.append(edit)
-        self._history_bytes += edit.nbytes
-        while self._undo and (
-            len(self._undo) > self._history_limit or self._history_bytes > self._history_bytes_limit
-        ):
-            self._history_bytes -= self._undo.popleft().nbytes
-
-
-def verify_written_raster(path: Path) -> None:
-    """Read every block of a just-written raster back: GDAL reports some write failures (a full
-    disk while closing the file) only as log messages, leaving a file that cannot be read.
-    Raises RasterioError (or a GDAL error) when the file is damaged."""
-    with rasterio.open(path) as written:
-        for _, window in written.block_windows(1):
-            written.read(window=window)
-
-
-def mask_profile(grid: RasterGrid) -> dict:
-    """rasterio creation profile of a uint8 mask GeoTIFF on `grid` in the label layer's layout
-    (the label layer itself, and drafts the app opens as a starting label)."""
-    return {
-        **CREATION_OPTIONS,
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": "uint8",
-        "crs": grid.crs,
-        "transform": grid.transform,
-    }
+    def _restore(self, packed: list[tuple[Window, bytes]]) -> None:
+        """Journal and apply packed window contents (an undo or redo)."""
+        masks = [
+            (window, unpack_mask(data, int(window.height), int(window.width)))
+            for window, data in packed
+        ]
+        self._commit(masks, [data for _, data in packed])

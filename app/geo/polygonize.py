@@ -23,6 +23,7 @@ from shapely.geometry import Polygon, shape
 
 from isegsat.app.geo.errors import ExportCancelled
 from isegsat.app.geo.grid import block_windows
+from isegsat.inference.coords import shapely_matrix
 
 DEFAULT_BLOCK = 2048
 
@@ -98,11 +99,10 @@ def merge_touching(pieces: list[Polygon]) -> list[Polygon]:
 
 
 def to_map_coordinates(polygons: list[Polygon], transform: Affine) -> np.ndarray:
-    """Pixel-coordinate polygons -> object array of polygons in the raster's map coordinates."""
+    """Pixel-coordinate polygons (vertices are image positions (x, y)) -> object array of
+    polygons in the raster's map coordinates (`coords.shapely_matrix` of its transform)."""
     geometries = np.asarray(polygons, dtype=object)
     if geometries.size == 0:
         return geometries
-    a, b, c, d, e, f = transform[:6]
-    return np.array(
-        [affine_transform(polygon, (a, b, d, e, c, f)) for polygon in geometries], dtype=object
-    )
+    matrix = shapely_matrix(transform)
+    return np.array([affine_transform(polygon, matrix) for polygon in geometries], dtype=object)

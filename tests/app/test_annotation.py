@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
-from isegsat.app.annotation import (
-    AnnotationSession,
-    Box,
-    Change,
-    Mode,
-    PredictResult,
-    SessionConfig,
-    TileGrid,
-)
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Change, Mode, PredictResult, SessionConfig, TileGrid
 from isegsat.app.geo import LabelLayer, RasterSource
+from isegsat.app.geo.boxes import to_window
 from isegsat.inference import Click
+from isegsat.inference.box import Box
 
 
 @pytest.fixture
@@ -211,15 +206,15 @@ def test_brush_paint_and_erase_are_undoable(labels, scene_source) -> None:
     stroke[2:5, 2:8] = True
     box = Box(50, 60, 10, 10)
     session.paint(box, stroke, 1)
-    assert labels.read(box.window()).sum() == 18
+    assert labels.read(to_window(box)).sum() == 18
     eraser = np.zeros((10, 10), bool)
     eraser[0:10, 2:4] = True
     session.paint(box, eraser, 0)
-    assert labels.read(box.window()).sum() == 18 - 6
+    assert labels.read(to_window(box)).sum() == 18 - 6
     session.undo()
-    assert labels.read(box.window()).sum() == 18
+    assert labels.read(to_window(box)).sum() == 18
     session.undo()
-    assert labels.read(box.window()).sum() == 0 and not session.can_undo
+    assert labels.read(to_window(box)).sum() == 0 and not session.can_undo
 
 
 def test_mode_switch_and_navigation_are_undoable(labels, scene_source) -> None:
@@ -270,3 +265,25 @@ def test_previous_prediction_stays_on_show_and_accept_waits_for_the_model(
     assert session.accept() == Change() and session.done == frozenset()
     session.apply(answer(second, one))
     assert session.accept().label_box == Box(0, 0, scene.height, scene.width)
+
+
+def test_a_draft_is_one_undo_step_unless_it_exceeds_the_undo_budget(
+    scene, scene_source, tmp_path: Path
+) -> None:
+    big = np.random.default_rng(3).integers(0, 2, (160, 192), dtype=np.uint8)
+    small = [(Window(0, 0, 20, 20), np.ones((20, 20), np.uint8))]
+    with LabelLayer.create(tmp_path / "a.tif", like=scene.path) as roomy:
+        session = make_session(roomy, scene_source, tile_size=64)
+        session.click(5, 5, positive=True)
+        change = session.apply_draft(small)
+        assert change.label_box == Box(0, 0, 20, 20) and session.target is None
+        assert session.can_undo and not session.pending
+        session.undo()
+        assert roomy.read(Window(0, 0, 20, 20)).sum() == 0 and session.target is not None
+        assert session.apply_draft([]).label_box is None
+    with LabelLayer.create(tmp_path / "b.tif", like=scene.path, history_mb=0.001) as tight:
+        session = make_session(tight, scene_source, tile_size=64)
+        session.click(5, 5, positive=True)
+        session.apply_draft([(Window(0, 0, 192, 160), big)])
+        np.testing.assert_array_equal(tight.read(Window(0, 0, 192, 160)), big)
+        assert not session.can_undo and not tight.can_undo  # written, but no longer undoable

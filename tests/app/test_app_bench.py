@@ -6,7 +6,7 @@ from pathlib import Path
 
 import rasterio
 
-from isegsat.app.bench import measure, write_big_scene, write_inria_like_tile
+from isegsat.app.tools.bench import measure, write_big_scene, write_inria_like_tile
 
 
 def test_big_scene_is_tiled_jpeg_with_external_overviews(tmp_path: Path) -> None:
@@ -42,3 +42,15 @@ def test_measure_times_the_model_load_and_clicks(qtbot, tmp_path: Path) -> None:
     figures = measure(path, steps=1, weights=weights, clicks=2)
     assert figures["model_load_s"] > 0 and figures["first_click_s"] > 0
     assert len(figures["later_clicks_s"]) == 1 and figures["later_clicks_s"][0] > 0
+
+
+def test_measure_saves_times_both_save_paths_on_a_dense_layer(qtbot, tmp_path: Path) -> None:
+    from isegsat.app.tools.bench import measure_saves
+
+    (tmp_path / "scene").mkdir()
+    path = write_inria_like_tile(tmp_path / "scene" / "inria.tif", size=1100)
+    figures = measure_saves(path)
+    assert figures["save_tiles"] == 9  # every 512 px tile of 1100 x 1100 edited
+    assert figures["save_sync_s"] > 0 and figures["save_background_s"] > 0
+    assert figures["save_sync_stall_ms"] > 0 and figures["save_background_stall_ms"] > 0
+    assert "inria_dense_mask.tif" not in {p.name for p in path.parent.iterdir()}  # cleaned up

@@ -17,10 +17,12 @@ from fakes.models import BrightNearClicks
 from fakes.scenes import write_scene_raster
 from fakes.signals import SignalRecorder
 
-from isegsat.app.annotation import AnnotationSession, Box, PredictRequest
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import PredictRequest
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest
 from isegsat.inference import Click
+from isegsat.inference.box import Box
 
 TIMEOUT_MS = 30000
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from rasterio.windows import Window
 
-from isegsat.app.annotation import Mode
+from isegsat.app.annotation_types import Mode
 from isegsat.app.inference_worker import WARM_UP_SIZE, InferenceWorker
 from isegsat.app.main_window import MainWindow
 from isegsat.app.settings import AppSettings
@@ -342,7 +342,9 @@ def test_a_plain_click_outside_the_tile_says_how_to_move_and_ctrl_click_moves(
 
 def test_ctrl_s_says_where_the_labels_went(qtbot, window, scene):
     window.open_image(scene.path)
-    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.labels_saved, timeout=RESULT_TIMEOUT_MS) as saved:
+        qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert saved.args == ["save", ""]  # written on the save thread, the answer on this one
     path = window.document.labels.path
     assert window.statusBar().currentMessage() == f"Labels saved to {path}"
     assert not window.status.open_folder.isHidden() and window.status.folder == path.parent

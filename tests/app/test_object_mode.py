@@ -13,10 +13,12 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from isegsat import resources
-from isegsat.app.annotation import AnnotationSession, Box, Mode, PredictResult, SessionConfig
+from isegsat.app.annotation import AnnotationSession
+from isegsat.app.annotation_types import Mode, PredictResult, SessionConfig
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.object_window import EIGHT_CONNECTED
 from isegsat.inference import Predictor, load_model
+from isegsat.inference.box import Box
 from isegsat.resources.synth import generate_scene
 
 Predict = Callable[[object], np.ndarray]  # PredictRequest -> (h, w) float32 prob on its box

@@ -10,9 +10,9 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsScene
 from rasterio.windows import Window
 
-from isegsat.app.annotation import Box
 from isegsat.app.geo import LabelLayer
 from isegsat.app.overlay import LABEL_COLOUR, LabelOverlay, mask_to_pixmap
+from isegsat.inference.box import Box
 
 
 @pytest.fixture

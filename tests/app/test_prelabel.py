@@ -285,3 +285,11 @@ def test_the_command_refuses_cuda_where_there_is_none(scene, baseline_checkpoint
     out = tmp_path / "draft.tif"
     result = _cli(capsys, scene, "--out", out, "--weights", baseline_checkpoint, "--device", "cuda")
     _one_line_error(*result[::2], "CUDA")
+
+
+def test_the_benchmark_prints_windows_seconds_and_peak_rss(capfd):
+    from isegsat.app.tools import prelabel_bench
+
+    assert prelabel_bench.main(["--sizes", "700"]) == 0
+    out = capfd.readouterr().out
+    assert "700²" in out and "4 windows" in out and "peak RSS" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from isegsat.app.screenshot import (
+from isegsat.app.tools.screenshot import (
     WINDOW_SIZE,
     largest_building,
     qimage_to_rgb,

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialogButtonBox, QGraphicsScene
 from rasterio.windows import Window
 
-from isegsat.app.annotation import Box, Target
+from isegsat.app.annotation_types import Target
 from isegsat.app.bands_dialog import BandsDialog
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.help_dialog import shortcut_rows
@@ -25,6 +25,7 @@ from isegsat.app.overlay import (
     outline,
     probability_to_pixmap,
 )
+from isegsat.inference.box import Box
 
 TIMEOUT_MS = 20000
 

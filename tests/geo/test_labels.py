@@ -80,6 +80,42 @@ def test_a_new_write_clears_redo_and_history_is_bounded(tmp_path: Path, rgb_utm:
     layer.close()
 
 
+def test_a_group_of_windows_is_one_undo_step_and_survives_a_crash(
+    tmp_path: Path, rgb_utm: Path
+) -> None:
+    layer = LabelLayer.create(tmp_path / "labels.tif", rgb_utm)
+    layer.write(Window(0, 0, 40, 40), np.ones((40, 40), np.uint8))
+    blocks = [
+        (Window(100, 60, 90, 80), _roof(80, 90, 3)),
+        (Window(200, 150, 60, 60), _roof(60, 60, 4)),
+    ]
+    assert layer.write_group(blocks) == Window(100, 60, 140, 140)  # bounds, clipped to the grid
+    after = layer.read(FULL)
+    np.testing.assert_array_equal(after[60:140, 100:190], blocks[0][1])
+    assert layer.undo() == Window(100, 60, 140, 140)  # both windows at once
+    assert after[60:, 100:].sum() > 0 and layer.read(FULL)[60:, 100:].sum() == 0
+    assert layer.read(Window(0, 0, 40, 40)).all()  # the earlier write is a step of its own
+    layer.redo()
+    np.testing.assert_array_equal(layer.read(FULL), after)
+    assert layer.write_group([(Window(300, 300, 5, 5), np.ones((5, 5)))]) is None  # outside
+    layer.close()  # no flush: as after a crash
+    with LabelLayer.open(tmp_path / "labels.tif") as recovered:
+        np.testing.assert_array_equal(recovered.read(FULL), after)
+
+
+def test_a_group_beyond_the_undo_budget_is_written_but_not_undoable(
+    tmp_path: Path, rgb_utm: Path
+) -> None:
+    layer = LabelLayer.create(tmp_path / "labels.tif", rgb_utm, history_mb=0.0005)
+    noise = np.random.default_rng(5).integers(0, 2, (200, 240), dtype=np.uint8)  # ~12 kB packed
+    layer.write(Window(0, 0, 10, 10), np.ones((10, 10), np.uint8))
+    assert layer.can_undo
+    layer.write_group([(FULL, noise)])
+    np.testing.assert_array_equal(layer.read(FULL), noise)
+    assert not layer.can_undo
+    layer.close()
+
+
 def test_windows_crossing_the_edge_are_clipped_and_bad_masks_refused(
     tmp_path: Path, rgb_utm: Path
 ) -> None:

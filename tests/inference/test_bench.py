@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from isegsat.inference import build_model
-from isegsat.inference.bench import click_points, main, predict_once
 from isegsat.inference.precision import is_supported
+from isegsat.inference.tools.bench import click_points, main, predict_once
 
 
 def test_click_points_alternate_and_mirror() -> None:
@@ -36,6 +36,7 @@ def test_flip_prediction_is_mirror_consistent() -> None:
     assert np.allclose(prob, mirrored[:, ::-1], atol=1e-5)
 
 
+@pytest.mark.slow  # 30-80 s on a 2-core CPU: 12 settings, each with its own first passes
 def test_main_prints_a_row_per_setting_and_format(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--archs", "hrnet18s", "--sizes", "33", "--repeats", "1", "--device", "cpu"])
     rows = [

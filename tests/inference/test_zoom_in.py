@@ -1,12 +1,16 @@
-"""ZoomIn boxes and crops on hand-made cases (numbers worked out by hand from RITM's rules)."""
+"""ZoomIn boxes and crops on hand-made cases (numbers worked out by hand from RITM's rules).
+
+RITM states its boxes with inclusive bounds; `inclusive(top, bottom, left, right)` builds the
+half-open `Box` of those bounds, so the hand-computed numbers read as RITM's.
+"""
 
 import numpy as np
 import pytest
 import torch
 
+from isegsat.inference.box import Box
 from isegsat.inference.clicks import Click
 from isegsat.inference.zoom_in import (
-    Box,
     ZoomIn,
     box_iou,
     clamp_box,
@@ -17,6 +21,8 @@ from isegsat.inference.zoom_in import (
     object_roi,
 )
 
+inclusive = Box.from_inclusive
+
 
 def _prob_with_block(shape, top, bottom, left, right, value=0.9):
     prob = np.zeros(shape, dtype=np.float32)
@@ -24,52 +30,52 @@ def _prob_with_block(shape, top, bottom, left, right, value=0.9):
     return prob
 
 
-def test_mask_box_is_tight_and_inclusive():
+def test_mask_box_is_tight():
     mask = np.zeros((20, 30), dtype=bool)
     mask[4, 7] = mask[11, 25] = True
-    assert mask_box(mask) == Box(4, 11, 7, 25)
+    assert mask_box(mask) == inclusive(4, 11, 7, 25)
     assert mask_box(mask).height == 8 and mask_box(mask).width == 19
 
 
 def test_expand_box_rounds_half_to_even_like_ritm():
     # 10x20 box, centre (14.5, 39.5), expanded to 14x28: edges 7.5, 21.5, 25.5, 53.5.
-    assert expand_box(Box(10, 19, 30, 49), 1.4, 1) == Box(8, 22, 26, 54)
+    assert expand_box(inclusive(10, 19, 30, 49), 1.4, 1) == inclusive(8, 22, 26, 54)
 
 
 def test_expand_box_enforces_the_minimum_size():
-    assert expand_box(Box(50, 50, 60, 61), 1.4, 200) == Box(-50, 150, -40, 160)
+    assert expand_box(inclusive(50, 50, 60, 61), 1.4, 200) == inclusive(-50, 150, -40, 160)
 
 
 def test_clamp_box_cuts_to_the_image():
-    assert clamp_box(Box(-50, 150, -40, 160), 120, 90) == Box(0, 119, 0, 89)
-    assert clamp_box(Box(3, 9, 4, 8), 120, 90) == Box(3, 9, 4, 8)
+    assert clamp_box(inclusive(-50, 150, -40, 160), 120, 90) == inclusive(0, 119, 0, 89)
+    assert clamp_box(inclusive(3, 9, 4, 8), 120, 90) == inclusive(3, 9, 4, 8)
 
 
 def test_box_iou():
-    assert box_iou(Box(0, 9, 0, 9), Box(0, 9, 0, 9)) == 1.0
-    assert box_iou(Box(0, 9, 0, 9), Box(5, 14, 0, 9)) == pytest.approx(5 / 15)
-    assert box_iou(Box(0, 9, 0, 9), Box(5, 14, 5, 14)) == pytest.approx((5 / 15) ** 2)
-    assert box_iou(Box(0, 9, 0, 9), Box(20, 29, 0, 9)) == 0.0
+    assert box_iou(inclusive(0, 9, 0, 9), inclusive(0, 9, 0, 9)) == 1.0
+    assert box_iou(inclusive(0, 9, 0, 9), inclusive(5, 14, 0, 9)) == pytest.approx(5 / 15)
+    assert box_iou(inclusive(0, 9, 0, 9), inclusive(5, 14, 5, 14)) == pytest.approx((5 / 15) ** 2)
+    assert box_iou(inclusive(0, 9, 0, 9), inclusive(20, 29, 0, 9)) == 0.0
 
 
 def test_object_roi_adds_positive_clicks_only():
     mask = np.zeros((100, 100), dtype=bool)
     mask[40:50, 40:60] = True
-    assert object_roi(mask, [], 1.4, 10) == Box(38, 52, 36, 64)
+    assert object_roi(mask, [], 1.4, 10) == inclusive(38, 52, 36, 64)
     with_clicks = [Click(52, 50, True), Click(99, 99, False)]
     # Rows 40..52 (13 px) → 18.2 px around 46; the negative click is ignored.
-    assert object_roi(mask, with_clicks, 1.4, 10) == Box(37, 55, 36, 64)
+    assert object_roi(mask, with_clicks, 1.4, 10) == inclusive(37, 55, 36, 64)
     assert not mask[52, 50], "the caller's mask is left alone"
 
 
 def test_object_roi_is_clamped_to_the_image():
     mask = np.zeros((120, 90), dtype=bool)
     mask[0:5, 80:90] = True
-    assert object_roi(mask, [], 1.4, 200) == Box(0, 102, 0, 89)
+    assert object_roi(mask, [], 1.4, 200) == inclusive(0, 102, 0, 89)
 
 
 def test_positive_clicks_on_the_last_row_or_column_count_as_outside():
-    box = Box(10, 20, 30, 40)
+    box = inclusive(10, 20, 30, 40)
     assert holds_positive_clicks(box, [Click(10, 30, True), Click(19, 39, True)])
     assert not holds_positive_clicks(box, [Click(20, 35, True)])
     assert not holds_positive_clicks(box, [Click(15, 40, True)])
@@ -77,9 +83,9 @@ def test_positive_clicks_on_the_last_row_or_column_count_as_outside():
 
 
 def test_crop_shape_keeps_aspect_with_longest_side_at_target():
-    assert crop_shape(Box(0, 199, 0, 299), 400) == (267, 400)
-    assert crop_shape(Box(0, 332, 0, 516), 400) == (258, 400)
-    assert crop_shape(Box(0, 99, 0, 49), 400) == (400, 200)
+    assert crop_shape(inclusive(0, 199, 0, 299), 400) == (267, 400)
+    assert crop_shape(inclusive(0, 332, 0, 516), 400) == (258, 400)
+    assert crop_shape(inclusive(0, 99, 0, 49), 400) == (400, 200)
 
 
 def test_first_clicks_run_on_the_full_image():
@@ -95,23 +101,23 @@ def test_empty_previous_prediction_runs_on_the_full_image_and_keeps_the_box():
     clicks = [Click(45, 50, True), Click(44, 45, True)]
     assert zoom.select_roi(np.zeros((100, 100), np.float32), clicks) is None
     assert zoom.roi is None
-    assert zoom.select_roi(_prob_with_block((100, 100), 40, 49, 40, 59), clicks) == Box(
+    assert zoom.select_roi(_prob_with_block((100, 100), 40, 49, 40, 59), clicks) == inclusive(
         38, 52, 36, 64
     )
     empty_again = np.full((100, 100), 0.5, np.float32)  # not above prob_thresh
     assert zoom.select_roi(empty_again, [*clicks, Click(3, 3, False)]) is None
-    assert zoom.roi == Box(38, 52, 36, 64)
+    assert zoom.roi == inclusive(38, 52, 36, 64)
 
 
 def test_box_is_kept_while_clicks_stay_inside_and_iou_is_high():
     zoom = ZoomIn(min_crop_size=10)
     clicks = [Click(45, 50, True), Click(44, 45, True)]
-    assert zoom.select_roi(_prob_with_block((100, 100), 40, 49, 40, 59), clicks) == Box(
+    assert zoom.select_roi(_prob_with_block((100, 100), 40, 49, 40, 59), clicks) == inclusive(
         38, 52, 36, 64
     )
     # Shifted prediction: its box (38, 52, 37, 65) has IoU 28/30 with the current one → kept.
     shifted = _prob_with_block((100, 100), 40, 49, 41, 60)
-    assert zoom.select_roi(shifted, [*clicks, Click(90, 90, False)]) == Box(38, 52, 36, 64)
+    assert zoom.select_roi(shifted, [*clicks, Click(90, 90, False)]) == inclusive(38, 52, 36, 64)
 
 
 def test_box_is_recomputed_when_a_positive_click_falls_outside():
@@ -119,7 +125,7 @@ def test_box_is_recomputed_when_a_positive_click_falls_outside():
     prob = _prob_with_block((100, 100), 40, 49, 40, 59)
     clicks = [Click(45, 50, True), Click(44, 45, True)]
     zoom.select_roi(prob, clicks)
-    assert zoom.select_roi(prob, [*clicks, Click(52, 50, True)]) == Box(37, 55, 36, 64)
+    assert zoom.select_roi(prob, [*clicks, Click(52, 50, True)]) == inclusive(37, 55, 36, 64)
 
 
 def test_box_is_recomputed_when_iou_drops_below_threshold():
@@ -128,7 +134,7 @@ def test_box_is_recomputed_when_iou_drops_below_threshold():
     zoom.select_roi(_prob_with_block((100, 100), 40, 49, 40, 59), clicks)
     moved = _prob_with_block((100, 100), 10, 19, 10, 29)
     # Mask rows 10..45, cols 10..50 (positive clicks included) → IoU with the old box 0.29.
-    assert zoom.select_roi(moved, [*clicks, Click(15, 20, False)]) == Box(2, 53, 1, 59)
+    assert zoom.select_roi(moved, [*clicks, Click(15, 20, False)]) == inclusive(2, 53, 1, 59)
 
 
 def test_reset_forgets_the_box():
@@ -150,7 +156,7 @@ def test_crop_resizes_box_content_with_aligned_corners():
     rows = torch.arange(60, dtype=torch.float32).view(1, 1, 60, 1).expand(1, 2, 60, 80)
     cols = torch.arange(80, dtype=torch.float32).view(1, 1, 1, 80).expand(1, 2, 60, 80)
     image = (rows * 100 + cols).contiguous()
-    box = Box(10, 29, 5, 14)  # 20 x 10 → 40 x 20
+    box = inclusive(10, 29, 5, 14)  # 20 x 10 → 40 x 20
     crop = zoom.crop(image, box)
     assert crop.shape == (1, 2, 40, 20)
     assert crop[0, 0, 0, 0] == image[0, 0, 10, 5]
@@ -162,17 +168,26 @@ def test_crop_resizes_box_content_with_aligned_corners():
 
 def test_crop_clicks_map_full_image_pixels_into_the_crop():
     zoom = ZoomIn(target_size=40)
-    box = Box(10, 29, 5, 14)
+    box = inclusive(10, 29, 5, 14)
     yx = zoom.crop_clicks(box, [Click(10, 5, True), Click(20, 14, False)])
     np.testing.assert_allclose(yx, [[0.0, 0.0], [20.0, 18.0]])
 
 
 def test_paste_fills_the_box_and_zeroes_the_rest():
     crop = torch.linspace(0, 1, 40 * 20).view(1, 1, 40, 20)
-    full = ZoomIn.paste(crop, Box(10, 29, 5, 14), 60, 80)
+    full = ZoomIn.paste(crop, inclusive(10, 29, 5, 14), 60, 80)
     assert full.shape == (1, 1, 60, 80)
     assert full[0, 0, 10, 5] == crop[0, 0, 0, 0]
     assert full[0, 0, 29, 14] == crop[0, 0, -1, -1]
     outside = torch.ones(60, 80, dtype=torch.bool)
     outside[10:30, 5:15] = False
     assert torch.count_nonzero(full[0, 0][outside]) == 0
+
+
+def test_inclusive_rules_meet_half_open_boxes_at_the_boundary():
+    # RITM's box rows 10..19, cols 30..49 is the half-open Box(row 10, col 30, 10 x 20).
+    assert inclusive(10, 19, 30, 49) == Box(10, 30, 10, 20)
+    expanded = expand_box(Box(10, 30, 10, 20), 1.4, 1)
+    assert expanded == Box(8, 26, 15, 29)  # inclusive rows 8..22, cols 26..54
+    assert (expanded.last_row, expanded.last_col) == (22, 54)
+    assert clamp_box(Box(-50, -40, 201, 201), 120, 90) == Box(0, 0, 120, 90)

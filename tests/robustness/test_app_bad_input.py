@@ -81,8 +81,10 @@ def test_a_disk_filling_up_warns_once_refuses_new_edits_and_loses_nothing(
     assert accepted.sum() == first[2] * first[3]
 
     disk.fill()
-    window.autosave.timeout.emit()
-    window.autosave.timeout.emit()  # the next interval: no second dialog piles up
+    for _ in range(2):  # the next interval: no second dialog piles up
+        with qtbot.waitSignal(window.labels_saved, timeout=TIMEOUT_MS) as saved:
+            window.autosave.timeout.emit()  # saved on the save thread, answered on this one
+        assert saved.args[0] == "autosave" and "No space left on device" in saved.args[1]
     assert len(dialogs) == 1 and dialogs[0][0] == "Cannot save the labels"
     assert "No space left on device" in dialogs[0][1] and "journal" in dialogs[0][1]
     assert "NOT saved" in window.statusBar().currentMessage()

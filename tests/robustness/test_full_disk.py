@@ -65,8 +65,33 @@ def test_a_label_edit_on_a_full_disk_is_refused_and_no_accepted_edit_is_lost(
         assert np.array_equal(recovered.read(FULL), expected)
 
 
+def test_a_group_write_on_a_full_disk_changes_no_window(full_disk_dir, image: Path) -> None:
+    layer = LabelLayer.create(full_disk_dir.path / "labels.tif", image)
+    before = noisy_mask(SIZE, SIZE, 4)
+    layer.write(FULL, before)
+    full_disk_dir.fill()
+    draft = [
+        (Window(0, 0, 128, 128), noisy_mask(128, 128, 5)),
+        (Window(128, 128, 128, 128), noisy_mask(128, 128, 6)),
+    ]
+    with pytest.raises(RasterError, match=NO_SPACE):
+        layer.write_group(draft)
+    assert np.array_equal(layer.read(FULL), before)  # all or nothing
+    full_disk_dir.release()
+    layer.close()
+
+
+def _flush(layer: LabelLayer) -> None:
+    layer.flush()
+
+
+def _save_on_the_save_thread(layer: LabelLayer) -> None:
+    layer.save_in_background().result(timeout=20)  # raises the save's RasterError
+
+
+@pytest.mark.parametrize("save", [_flush, _save_on_the_save_thread], ids=["flush", "save-thread"])
 def test_a_label_save_on_a_full_disk_keeps_the_saved_file_and_the_journal(
-    full_disk_dir, image: Path
+    full_disk_dir, image: Path, save
 ) -> None:
     disk = full_disk_dir
     path = disk.path / "labels.tif"
@@ -79,7 +104,7 @@ def test_a_label_save_on_a_full_disk_keeps_the_saved_file_and_the_journal(
 
     disk.fill()
     with pytest.raises(RasterError, match=rf"cannot save label layer .*labels\.tif.*{NO_SPACE}"):
-        layer.flush()
+        save(layer)
     assert path.read_bytes() == saved_bytes
     with rasterio.open(path) as ds:
         assert np.array_equal(ds.read(1) > 0, saved > 0)
@@ -88,8 +113,14 @@ def test_a_label_save_on_a_full_disk_keeps_the_saved_file_and_the_journal(
     assert LabelLayer.has_unsaved_recovery(path)
 
     disk.release()
-    layer.flush()
-    layer.close()
+    late = noisy_mask(64, 64, 3)
+    layer.write(Window(0, 0, 64, 64), late)  # edits go on after the failed save
+    edit[:64, :64] = late
+    layer.close()  # no save: as after a crash, the journal has both edits
+    with LabelLayer.open(path) as recovered:
+        assert recovered.recovered_edits == 2
+        assert np.array_equal(recovered.read(FULL), edit)
+        save(recovered)
     assert disk.files() == ["labels.tif"]
     with LabelLayer.open(path) as reopened:
         assert np.array_equal(reopened.read(FULL), edit)

@@ -41,22 +41,22 @@ def test_one_window_per_building_about_three_times_its_size_clipped_to_the_crop(
         assert window.target.shape == (window.box.height, window.box.width)
         assert window.target.dtype == np.int32
     # the 10x10 house: a 64 px window (3 x 10 < 64) centred on it, cut by the top-left corner
-    assert (corner.box.top, corner.box.left) == (0, 0)
-    assert corner.box.bottom in (38, 39) and corner.box.right in (39, 40)
+    assert (corner.box.row, corner.box.col) == (0, 0)
+    assert corner.box.last_row in (38, 39) and corner.box.last_col in (39, 40)
     assert corner.target.sum() == 100
     # the two touching roofs are one building of 18x18 -> a 54 px square would be < 64: 64 px
     assert diagonal.target.sum() == 162
     # rows 20..37, columns 90..107: centred 64 px square, clipped at the top and the right
-    assert (diagonal.box.top, diagonal.box.right) == (0, 119)
-    assert diagonal.box.bottom in (60, 61) and diagonal.box.left in (66, 67)
+    assert (diagonal.box.row, diagonal.box.last_col) == (0, 119)
+    assert diagonal.box.last_row in (60, 61) and diagonal.box.col in (66, 67)
     # the 30x20 house: a 90 px square centred on it, clipped at the bottom
     assert large.target.sum() == 600
-    assert large.box.bottom == 99
+    assert large.box.last_row == 99
     assert 90 <= large.box.width <= 91
-    centre_col = 0.5 * (large.box.left + large.box.right)
+    centre_col = 0.5 * (large.box.col + large.box.last_col)
     assert centre_col == pytest.approx(69.5, abs=1)
     # other buildings inside a window are background in its target
-    assert large.box.top <= 37 and large.box.right >= 99
+    assert large.box.row <= 37 and large.box.last_col >= 99
     assert large.target.sum() == np.count_nonzero(mask[50:80, 60:80])
 
 

@@ -10,9 +10,12 @@ import sys
 import pytest
 
 from isegsat.resources.synth import cli as synth_cli
-from isegsat.training import eval_cli, prepare, train_cli
+from isegsat.training import adapt_cli, eval_cli, prepare, train_cli
+from isegsat.training.tools import adapt_bench
 
 MODULES = {
+    "isegsat.training.adapt_cli": adapt_cli,
+    "isegsat.training.tools.adapt_bench": adapt_bench,
     "isegsat.training.train_cli": train_cli,
     "isegsat.training.eval_cli": eval_cli,
     "isegsat.training.prepare": prepare,

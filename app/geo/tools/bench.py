@@ -1,4 +1,4 @@
-"""Benchmark of the geodata layer: `python -m isegsat.app.geo.bench [--size 20000]`.
+"""Benchmark of the geodata layer: `python -m isegsat.app.geo.tools.bench [--size 20000]`.
 
 Generates, in a temporary directory, a size x size RGB tiled JPEG GeoTIFF (synthetic roofs on
 textured ground, written block by block) with external overviews and a copy without, then prints:
@@ -163,7 +163,9 @@ def bench_labels(image: Path, work: Path, size: int, edits: int, seed: int = 0) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m isegsat.app.geo.tools.bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--size", type=int, default=20_000, help="scene width = height, px")
     parser.add_argument("--buildings", type=int, default=10_000)
     parser.add_argument("--pans", type=int, default=20, help="random reads per zoom level")

@@ -1,4 +1,4 @@
-"""Timing of ``generate_scene``: ``python -m isegsat.resources.synth.bench [SIZE] [REPEATS]``.
+"""Timing of ``generate_scene``: ``python -m isegsat.resources.synth.tools.bench [SIZE] [REPEATS]``.
 
 Prints wall-clock seconds per scene for each style on one process (the generator is
 single-threaded numpy/OpenCV apart from OpenCV's own worker threads).
@@ -11,7 +11,7 @@ import time
 
 import cv2
 
-from .scene import STYLES, generate_scene
+from ..scene import STYLES, generate_scene
 
 
 def main(argv: list[str] | None = None) -> None:

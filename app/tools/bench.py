@@ -1,4 +1,4 @@
-"""Viewer benchmark on the real widgets: ``python -m isegsat.app.bench [--size 20000]``.
+"""Viewer benchmark on the real widgets: ``python -m isegsat.app.tools.bench [--size 20000]``.
 
 Writes two scenes into a cache folder (reused by later runs):
 
@@ -15,6 +15,11 @@ GUI event-loop stall (gap between 5 ms timer ticks), time to show the whole scen
 RSS and, with a model (``--weights``, default: the bundled one), the click latency in the window:
 model load until ready (warm-up pass included), the first click of the session and the later
 clicks (from the click until the session has the answer), on a tile of the scene.
+
+Label saves (the Inria-like tile; ``--saves-only`` measures only these): the labels start from a
+dense mask of the whole tile and every 512 px tile is edited, then the longest GUI stall of a
+save is measured twice: with the old path, the synchronous ``LabelLayer.flush()`` on the GUI
+thread, and with the window's autosave, which writes on the layer's save thread.
 """
 
 from __future__ import annotations
@@ -104,14 +109,20 @@ def write_big_scene(
     return path
 
 
-def ensure_scenes(folder: Path, size: int) -> list[Path]:
-    """Both bench scenes in ``folder``, generated on first use."""
+def ensure_inria_tile(folder: Path) -> Path:
+    """The Inria-like bench tile in ``folder``, generated on first use."""
     folder.mkdir(parents=True, exist_ok=True)
     inria = folder / f"inria_like_{INRIA_SIZE}_{BENCH_VERSION}.tif"
-    big = folder / f"big_{size}_{BENCH_VERSION}.tif"
     if not inria.exists():
         print(f"writing {inria}", flush=True)
         write_inria_like_tile(inria)
+    return inria
+
+
+def ensure_scenes(folder: Path, size: int) -> list[Path]:
+    """Both bench scenes in ``folder``, generated on first use."""
+    inria = ensure_inria_tile(folder)
+    big = folder / f"big_{size}_{BENCH_VERSION}.tif"
     if not big.exists():
         print(f"writing {big} (block by block)", flush=True)
         write_big_scene(big, size, log=lambda text: print(text, flush=True))
@@ -157,12 +168,130 @@ def _paint(canvas) -> None:
     canvas.viewport().repaint()
 
 
+def dense_mask(size: int, seed: int = 3) -> np.ndarray:
+    """(size, size) uint8 {0,1}: rectangular roofs of 8-60 px covering about a third of the
+    scene, so every 512 px tile holds buildings (a dense starting label)."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((size, size), np.uint8)
+    count = size * size // 4000
+    rows, cols = rng.integers(0, size, count), rng.integers(0, size, count)
+    heights, widths = rng.integers(8, 60, count), rng.integers(8, 60, count)
+    for row, col, height, width in zip(rows, cols, heights, widths, strict=True):
+        mask[row : row + height, col : col + width] = 1
+    return mask
+
+
+def _touch_every_tile(labels, seed: int) -> int:
+    """One undo step that rewrites every 512 px tile of the layer with new dense roofs (so every
+    tile is pending); returns the number of tiles."""
+    from isegsat.app.geo.grid import block_windows
+    from isegsat.app.geo.labels import BLOCK
+
+    size = max(labels.width, labels.height)
+    roofs = dense_mask(size, seed)
+    windows = list(block_windows(labels.grid.full_window, BLOCK))
+    labels.write_group(
+        (w, roofs[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width])
+        for w in windows
+    )
+    return len(windows)
+
+
+def time_saves(window, monitor: StallMonitor) -> dict:
+    """Longest GUI stall and duration of a save of a layer with every tile edited: the old
+    synchronous flush on the GUI thread, then the autosave through the save thread."""
+    from PySide6.QtWidgets import QApplication
+
+    from isegsat.app.tools.screenshot import wait_until
+
+    labels = window.document.labels
+    tiles = _touch_every_tile(labels, seed=11)
+    QApplication.processEvents()
+    monitor.reset()
+    start = time.perf_counter()
+    labels.flush()  # before: what the autosave timer ran on the GUI thread
+    sync_s = time.perf_counter() - start
+    settle = time.perf_counter() + 0.05
+    wait_until(lambda: time.perf_counter() > settle, 10)  # ticks after the save close the gap
+    sync_stall = monitor.longest_ms
+
+    _touch_every_tile(labels, seed=12)
+    answers: list[tuple[str, str]] = []
+    window.labels_saved.connect(lambda reason, error: answers.append((reason, error)))
+    QApplication.processEvents()
+    monitor.reset()
+    start = time.perf_counter()
+    window.autosave.timeout.emit()  # after: written on the label layer's save thread
+    wait_until(lambda: bool(answers), 600)
+    background_s = time.perf_counter() - start
+    settle = time.perf_counter() + 0.05
+    wait_until(lambda: time.perf_counter() > settle, 10)
+    if answers[0][1]:
+        raise RuntimeError(f"the background save failed: {answers[0][1]}")
+    return {
+        "save_tiles": tiles,
+        "save_sync_s": sync_s,
+        "save_sync_stall_ms": sync_stall,
+        "save_background_s": background_s,
+        "save_background_stall_ms": monitor.longest_ms,
+    }
+
+
+def measure_saves(path: Path) -> dict:
+    """Open ``path`` in the real MainWindow with a dense starting label and time its saves
+    (``time_saves``; this process)."""
+    from PySide6.QtWidgets import QApplication
+
+    from isegsat.app.tools.screenshot import isolate_settings
+
+    app = QApplication.instance() or QApplication([])
+    isolate_settings()
+    window = _open_dense(path)
+    monitor = StallMonitor()
+    try:
+        figures = time_saves(window, monitor)
+    finally:
+        monitor.stop()
+        window.shutdown()
+        window.close()
+        app.processEvents()
+    return {"scene": path.name, **figures}
+
+
+def _open_dense(path: Path):
+    """A shown MainWindow (no model) with ``path`` open, its labels started from a dense mask."""
+    import rasterio
+
+    from isegsat.app.geo import LabelLayer
+    from isegsat.app.main_window import MainWindow
+    from isegsat.app.settings import AppSettings
+
+    label_path = LabelLayer.default_path(path)
+    for stale in (label_path, label_path.with_name(label_path.name + ".journal")):
+        stale.unlink(missing_ok=True)
+    mask_path = path.with_name(f"{path.stem}_dense_mask.tif")
+    with rasterio.open(path) as image:
+        profile = {**image.profile, "count": 1, "photometric": "minisblack"}
+        roofs = dense_mask(max(image.width, image.height))[: image.height, : image.width]
+    with rasterio.open(mask_path, "w", **profile) as out:
+        out.write(roofs * np.uint8(255), 1)
+    window = MainWindow(settings=AppSettings(), device="cpu")
+    window.resize(*VIEW_SIZE)
+    window.show()
+    try:
+        if not window.open_image(path, mask_path, restart_from_mask=True):
+            raise RuntimeError(f"MainWindow could not open {path}")
+    finally:
+        mask_path.unlink(missing_ok=True)
+    return window
+
+
 def measure(path: Path, steps: int, weights: Path | None = None, clicks: int = 5) -> dict:
     """Open ``path`` in the real MainWindow and time first screen, pans and fit, then, with
     ``weights``, the model load and ``clicks`` clicks on the current tile (this process)."""
     from PySide6.QtWidgets import QApplication
 
-    from isegsat.app.screenshot import isolate_settings, visible_tiles_loaded, wait_until
+    from isegsat.app.tools.screenshot import isolate_settings, visible_tiles_loaded, wait_until
 
     app = QApplication.instance() or QApplication([])
     isolate_settings()
@@ -238,7 +367,7 @@ def measure(path: Path, steps: int, weights: Path | None = None, clicks: int = 5
 def time_clicks(window, weights: Path, clicks: int) -> dict:
     """Load ``weights`` (until ready, warm-up included), then time ``clicks`` positive clicks on
     a diagonal of the current tile, each until the session holds the model's answer."""
-    from isegsat.app.screenshot import wait_until
+    from isegsat.app.tools.screenshot import wait_until
 
     start = time.perf_counter()
     window.load_model(weights)
@@ -289,9 +418,38 @@ def _report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _saves_report(r: dict) -> str:
+    """The label-save figures: GUI stall before (GUI-thread flush) and after (save thread)."""
+    before, after = r["save_sync_stall_ms"], r["save_background_stall_ms"]
+    return "\n".join(
+        [
+            f"{r['scene']}: saving a dense label layer with all {r['save_tiles']} tiles edited",
+            f"  before: flush on the GUI thread      longest GUI stall {before:.0f} ms "
+            f"(save {r['save_sync_s']:.2f} s)",
+            f"  after: autosave on the save thread   longest GUI stall {after:.0f} ms "
+            f"(save {r['save_background_s']:.2f} s; heartbeat 5 ms)",
+            f"  GUI stall before / after             {before / max(after, 1e-3):.1f}x",
+        ]
+    )
+
+
+def _child(args: list[str]) -> dict:
+    """Run this module with ``args`` in a fresh process; its JSON figures (SystemExit on error)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "isegsat.app.tools.bench", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        raise SystemExit(done.returncode)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m isegsat.app.bench",
+        prog="python -m isegsat.app.tools.bench",
         description="Time opening and panning big rasters in the real main window (offscreen).",
     )
     parser.add_argument("--size", type=int, default=20_000, help="edge of the big scene in px")
@@ -301,7 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         "--weights", type=Path, help="model for the click figures (default: the bundled one)"
     )
     parser.add_argument("--no-clicks", action="store_true", help="skip the click figures")
+    parser.add_argument(
+        "--saves-only",
+        action="store_true",
+        help="only the label-save GUI stall on the Inria-like tile (dense layer)",
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child-process mode
+    parser.add_argument("--measure-saves", type=Path, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     weights = None
@@ -312,27 +476,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure is not None:
         print(json.dumps(measure(args.measure, args.steps, weights)))
         return 0
+    if args.measure_saves is not None:
+        print(json.dumps(measure_saves(args.measure_saves)))
+        return 0
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isegsat" / "bench"
+    if args.saves_only:
+        inria = ensure_inria_tile(args.dir or cache)
+        print(_saves_report(_child(["--measure-saves", str(inria)])))
+        return 0
     scenes = ensure_scenes(args.dir or cache, args.size)
     rows = []
     for scene in scenes:
-        command = [
-            sys.executable,
-            "-m",
-            "isegsat.app.bench",
-            "--measure",
-            str(scene),
-            "--steps",
-            str(args.steps),
-        ]
+        command = ["--measure", str(scene), "--steps", str(args.steps)]
         command += ["--weights", str(weights)] if weights is not None else ["--no-clicks"]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            print(done.stderr, file=sys.stderr)
-            return done.returncode
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        rows.append(_child(command))
+    saves = _child(["--measure-saves", str(scenes[0])])
     print(f"view {VIEW_SIZE[0]}x{VIEW_SIZE[1]} offscreen, {args.steps} pan steps of 1/3 view width")
     print(_report(rows))
+    print(_saves_report(saves))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Driving the real main window headless, and the README screenshot.
 
-``python -m isegsat.app.screenshot [OUT.png] [--weights CKPT]`` opens the sample scene
+``python -m isegsat.app.tools.screenshot [OUT.png] [--weights CKPT]`` opens the sample scene
 (``isegsat.resources.synth.ensure_sample_scene``) with its existing label in the real
 ``MainWindow`` offscreen, accepts a few tiles, clicks a building when a model is available, and
 saves the window as a PNG (default ``resources/screenshot.png``).
@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 
 WINDOW_SIZE = (1280, 860)
 README_MAX_KB = 400
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "resources" / "screenshot.png"
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "resources" / "screenshot.png"
 
 
 def isolate_settings(folder: Path | None = None) -> None:
@@ -77,9 +77,11 @@ def largest_building(mask: np.ndarray) -> tuple[int, int] | None:
 def click_a_building(window, timeout_s: float = 120.0) -> bool:
     """Left-click the largest labelled building of the current tile and wait for the model's
     answer; False when there is no building there."""
+    from isegsat.app.geo.boxes import to_window
+
     session = window.controller.session
     box = session.tile_box
-    spot = largest_building(session.labels.read(box.window()))
+    spot = largest_building(session.labels.read(to_window(box)))
     if spot is None:
         return False
     window.controller.click(box.row + spot[0], box.col + spot[1], True)
@@ -191,7 +193,7 @@ def usable_checkpoint(path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m isegsat.app.screenshot",
+        prog="python -m isegsat.app.tools.screenshot",
         description="Render the main window on the sample scene to a PNG (offscreen).",
     )
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""Click → probability latency of the HRNet models: ``python -m isegsat.inference.bench``.
+"""Click → probability latency of the HRNet models: ``python -m isegsat.inference.tools.bench``.
 
 One measured pass is what the annotation tool does after a click, minus zoom-in: stack the cached
 RGB tensor with the previous probability map, encode the clicks so far, run the model (with
@@ -118,7 +118,9 @@ def describe_machine(device: torch.device) -> str:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m isegsat.inference.tools.bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--archs", nargs="+", default=["hrnet18", "hrnet18s"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[400, 500])
     parser.add_argument("--repeats", type=int, default=20, help="timed clicks per setting")

@@ -1,0 +1,76 @@
+"""A pre-labelled draft of the whole scene, as label-layer edits (Qt-free).
+
+`isegsat-prelabel` (or the app's "Pre-label scene") writes a draft mask on the image's grid. The
+draft joins the label layer by union: a pixel is a building afterwards when the layer or the
+draft says so, so nothing already labelled is lost; tiles the annotator has accepted keep their
+labels exactly (the draft does not touch them). `draft_edits` returns the 512 px blocks of the
+layer that change, ready for `AnnotationSession.apply_draft` (one undoable step).
+
+Coordinates: `Box` and windows are in full-resolution image pixels, (row, col); masks are
+(h, w) uint8 {0, 1}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from isegsat.app.annotation_types import LabelStore
+from isegsat.app.geo.errors import Cancelled, RasterError
+from isegsat.app.geo.grid import RasterGrid, block_windows
+from isegsat.app.geo.labels import BLOCK, building_pixels
+from isegsat.inference.box import Box
+
+Edit = tuple[Window, np.ndarray]
+"""A window of the label layer and its new (h, w) uint8 {0, 1} content."""
+
+
+def draft_edits(
+    draft: Path,
+    labels: LabelStore,
+    grid: RasterGrid,
+    accepted: Iterable[Box] = (),
+    cancel: Callable[[], bool] | None = None,
+) -> list[Edit]:
+    """The blocks of the label layer that change when the draft at `draft` joins it.
+
+    `grid` is the label layer's (= the image's) grid; a draft on another grid raises
+    GridMismatchError (a RasterError) saying what differs. `accepted` boxes keep the layer's
+    labels. Reads block by block (memory: the changed blocks only); `cancel()` returning True
+    stops with `Cancelled`. Raises RasterError for an unreadable draft.
+    """
+    accepted = tuple(accepted)
+    edits: list[Edit] = []
+    try:
+        with rasterio.open(draft) as dataset:
+            grid.require_same(RasterGrid.of(dataset), what="draft")
+            for window in block_windows(grid.full_window, BLOCK):
+                if cancel is not None and cancel():
+                    raise Cancelled("adding the draft was cancelled; the labels are unchanged")
+                proposed = building_pixels(dataset.read(1, window=window)[None])
+                if not proposed.any():
+                    continue
+                current = np.asarray(labels.read(window), dtype=np.uint8)
+                merged = current | proposed
+                _keep_accepted(merged, current, window, accepted)
+                if not np.array_equal(merged, current):
+                    edits.append((window, merged))
+    except RasterioError as exc:
+        raise RasterError(f"cannot read the draft {draft}: {exc}") from exc
+    return edits
+
+
+def _keep_accepted(merged: np.ndarray, current: np.ndarray, window: Window, boxes) -> None:
+    """Put the layer's labels back into `merged` ((h, w) on `window`) inside accepted boxes."""
+    top, left = window.row_off, window.col_off
+    for box in boxes:
+        r0, r1 = max(box.row, top), min(box.row + box.height, top + window.height)
+        c0, c1 = max(box.col, left), min(box.col + box.width, left + window.width)
+        if r0 < r1 and c0 < c1:
+            inside = np.s_[r0 - top : r1 - top, c0 - left : c1 - left]
+            merged[inside] = current[inside]
