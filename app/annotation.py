@@ -181,14 +181,15 @@ class AnnotationSession:
         target = state.target
         if self._pending:
             return Change()
-        label_box = accepted = None
+        label_box = merged = accepted = None
         if target is not None and target.prob is not None:
             label_box = target.box
             merged = self._merged(target)
             self.labels.write(to_window(target.box), merged)
-            accepted = AcceptedTile(target.box, merged, target.clicks)
-        if state.mode is Mode.TILE:
-            if accepted is None:  # kept as it is: a sample when it holds a building
+        if state.mode is Mode.TILE:  # the tile is a training sample (an object is not)
+            if merged is not None:
+                accepted = AcceptedTile(target.box, merged, target.clicks)
+            else:  # kept as it is: a sample when it holds a building
                 box = self.grid.box(state.tile_index)
                 label = np.asarray(self.labels.read(to_window(box)), dtype=np.uint8)
                 accepted = AcceptedTile(box, label, ()) if label.any() else None
@@ -199,7 +200,6 @@ class AnnotationSession:
             if label_box is None:
                 return Change()
             after = replace(state, target=None)
-            accepted = None  # an object is not a tile sample
         self._push(after, label_box)
         return Change(label_box=label_box, accepted=accepted)
 

@@ -21,10 +21,12 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from isegsat.app.annotation_types import LabelStore
+from isegsat.app.geo.boxes import from_window
 from isegsat.app.geo.errors import Cancelled, RasterError
 from isegsat.app.geo.grid import RasterGrid, block_windows
 from isegsat.app.geo.labels import BLOCK, building_pixels
 from isegsat.inference.box import Box
+from isegsat.inference.coords import box_in_box
 
 Edit = tuple[Window, np.ndarray]
 """A window of the label layer and its new (h, w) uint8 {0, 1} content."""
@@ -67,10 +69,9 @@ def draft_edits(
 
 def _keep_accepted(merged: np.ndarray, current: np.ndarray, window: Window, boxes) -> None:
     """Put the layer's labels back into `merged` ((h, w) on `window`) inside accepted boxes."""
-    top, left = window.row_off, window.col_off
+    block = from_window(window)
     for box in boxes:
-        r0, r1 = max(box.row, top), min(box.row + box.height, top + window.height)
-        c0, c1 = max(box.col, left), min(box.col + box.width, left + window.width)
-        if r0 < r1 and c0 < c1:
-            inside = np.s_[r0 - top : r1 - top, c0 - left : c1 - left]
+        overlap = box.intersection(block)
+        if not overlap.empty:
+            inside = box_in_box(block, overlap).slices
             merged[inside] = current[inside]
