@@ -133,7 +133,7 @@ class AdaptController(QObject):
         if self.samples is None:
             self._say("Open an image and accept tiles first: they are what the model learns.")
             return
-        if self.window.model_path is None:
+        if self.window.tile_model_path is None:
             self._say("The model in use has no checkpoint file to adapt: open one (Model menu).")
             return
         self._starting = True
@@ -144,7 +144,7 @@ class AdaptController(QObject):
         if store is not self.samples or not self._starting:
             return
         self._starting = False
-        weights = self.window.model_path
+        weights = self.window.tile_model_path
         count = future.result() if future.exception() is None else store.count
         if count < MIN_SAMPLES:
             self._say(
@@ -238,18 +238,19 @@ class AdaptController(QObject):
             self._say(f"Adaptation failed: {error_line(self._stderr)} (the model is unchanged).")
 
     def _swap_in(self, run: AdaptRun) -> None:
-        """Load the adapted model in place of the one it was made from, kept to go back to."""
+        """Load the adapted model for tile mode in place of the one it was made from (kept to go
+        back to); object mode keeps its model (the samples are tiles)."""
         if not run.out.is_file():
             self._say(f"Adaptation reported success but wrote no {run.out}; model unchanged.")
             return
-        if self.window.model_path != run.weights:
+        if self.window.tile_model_path != run.weights:
             self._say(
                 f"Adapted model saved as {run.out}, not swapped in: the model was changed "
                 "meanwhile (Model ▸ Open checkpoint… loads it)."
             )
             return
         self.previous.append(run.weights)
-        self.window.load_model(run.out)
+        self.window.load_model(self.window.model_path, tile_path=run.out)
         self._say(accepted_message(read_report(run.report), run))
         self._show()
 
@@ -261,12 +262,12 @@ class AdaptController(QObject):
 
     # ------------------------------------------------------------------ models and settings
     def use_previous(self) -> None:
-        """Go back to the model the last adapted one replaced."""
+        """Go back to the tile-mode model the last adapted one replaced."""
         if not self.previous:
             self._say("No previous model to go back to.")
             return
         path = self.previous.pop()
-        self.window.load_model(path)
+        self.window.load_model(self.window.model_path, tile_path=path)
         self._say(f"Back to the previous model {path.name}.")
         self._show()
 

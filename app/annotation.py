@@ -320,6 +320,7 @@ class AnnotationSession:
             box=target.box,
             prev_mask=target.initial.astype(np.float32),
             clicks=clicks_to_box(target.box, target.clicks),
+            mode=self._state.mode,
         )
 
     def _new_target(self, box: Box, initial: np.ndarray | None) -> Target:

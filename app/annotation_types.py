@@ -98,10 +98,11 @@ class TileGrid:
 
 @dataclass(frozen=True, eq=False)
 class PredictRequest:
-    """Everything the worker needs to predict one target: run the model on the crop `box` of
-    `source` (the document's own thread-safe RasterSource, which the display also reads) with
-    `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box). A source
-    closed before the worker reads it raises `SourceClosedError` there (the request is dropped).
+    """Everything the worker needs to predict one target: run the model of `mode` on the crop
+    `box` of `source` (the document's own thread-safe RasterSource, which the display also reads)
+    with `prev_mask` ((h, w) float32) as the initial mask and `clicks` (local to the box). A
+    source closed before the worker reads it raises `SourceClosedError` there (the request is
+    dropped).
     """
 
     seq: int
@@ -110,6 +111,7 @@ class PredictRequest:
     box: Box
     prev_mask: np.ndarray
     clicks: tuple[Click, ...]
+    mode: Mode = Mode.TILE
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,11 +1,13 @@
 """The thread that owns the model: loads checkpoints and answers `PredictRequest`s.
 
 Only the newest pending request is kept: submitting while the worker is busy replaces the waiting
-one, so a fast clicker's intermediate states are never computed. The worker keeps one stateful
-`Predictor`; a request for a new target (another target id, another image or other display
-bands: the target key is the request's `RasterSource` object, its target id and the source's
-bands) reads the crop from that source (the document's own, shared with the display), sets the
-image and the initial mask; then
+one, so a fast clicker's intermediate states are never computed. The worker keeps a stateful
+`Predictor` per model: one that serves both modes, or (the bundled default pair) one for object
+mode and one for tile mode, picked by the request's mode. A request for a new target (another
+target id, another image, other display bands or another model: the target key is the request's
+`RasterSource` object, its target id, the source's bands and the predictor) reads the crop from
+that source (the document's own, shared with the display), sets the image and the initial mask;
+then
 `Predictor.set_clicks` converges to the request's clicks. A request whose source was closed (its
 document is gone) is dropped without a signal. Other failures are emitted as
 `failed(title, message)`; a CUDA out-of-memory moves the model to the CPU, emits `warning` and
@@ -23,7 +25,7 @@ import torch
 from PySide6.QtCore import Signal
 from torch import nn
 
-from isegsat.app.annotation_types import PredictRequest, PredictResult
+from isegsat.app.annotation_types import Mode, PredictRequest, PredictResult
 from isegsat.app.geo import RasterSource, SourceClosedError
 from isegsat.app.geo.boxes import to_window
 from isegsat.app.plain_errors import explain_checkpoint_failure
@@ -37,17 +39,20 @@ WARM_UP_SIZE = 320  # px, about a zoomed crop (ZoomIn's longest side is 400)
 class LoadRequest:
     """Load the checkpoint at `path`, or take `model` (an RITM-convention nn.Module) as is, on
     `device` (None: CUDA when available) in the number format `precision` ("auto", "fp32",
-    "bf16", "fp16"; see isegsat.inference.precision)."""
+    "bf16", "fp16"; see isegsat.inference.precision). With `tile_path`, that checkpoint serves
+    tile mode and `path`'s model object mode; without, `path`'s model serves both."""
 
     path: Path | None = None
     model: nn.Module | None = None
     device: str | None = None
     precision: str = "fp32"
+    tile_path: Path | None = None
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What runs: checkpoint name, device in words ("CPU", "GPU <name>"), resolved format."""
+    """What runs: checkpoint name(s) (the tile-mode one after a "+" when there are two), device
+    in words ("CPU", "GPU <name>"), resolved format."""
 
     name: str
     device: str
@@ -85,9 +90,10 @@ class InferenceWorker(RequestThread):
         self._zoom_in, self._flip = zoom_in, flip
         self._load: LoadRequest | None = None
         self._predict: PredictRequest | None = None
-        self._predictor: Predictor | None = None
-        # (source, target id, display bands) the predictor's image was read for
-        self._target: tuple[RasterSource, int, tuple[int, ...]] | None = None
+        self._predictor: Predictor | None = None  # both modes, or object mode beside a tile one
+        self._tile_predictor: Predictor | None = None  # tile mode's own model, if any
+        # (source, target id, display bands, predictor) the predictor's image was read for
+        self._target: tuple[RasterSource, int, tuple[int, ...], Predictor] | None = None
         self._model_name = ""
         self._precision = "fp32"  # as requested by the last load
 
@@ -113,7 +119,10 @@ class InferenceWorker(RequestThread):
 
     # ------------------------------------------------------------------ jobs (worker thread)
     def _do_load(self, request: LoadRequest) -> None:
-        name = request.path.name if request.path is not None else type(request.model).__name__
+        first = request.path.name if request.path is not None else type(request.model).__name__
+        name = first
+        if request.tile_path is not None:
+            name = f"{first} + {request.tile_path.name} (tile mode)"
         self.model_loading.emit(name)
         try:
             device = pick_device(request.device)
@@ -121,27 +130,38 @@ class InferenceWorker(RequestThread):
                 model = request.model.to(device).eval()
             else:
                 model = load_model(request.path, device)
-            predictor = Predictor(
-                model,
-                zoom_in=self._zoom_in,
-                flip=self._flip,
-                device=device,
-                precision=request.precision,
-            )
-            try:
-                warm_up(predictor)
-            except torch.OutOfMemoryError:  # a too-small GPU: the CPU it is, as for clicks
-                predictor = self._cpu_predictor(predictor.model, request.precision)
-                warm_up(predictor)
+            predictor = self._ready_predictor(model, device, request.precision)
         except Exception as exc:  # a bad checkpoint must never kill the app
-            text = explain_checkpoint_failure(name, request.path, exc)
-            self.failed.emit("Cannot load the model", text)
+            self._load_failed(first, request.path, exc)
             return
-        self._predictor = predictor
+        tile_predictor = None
+        if request.tile_path is not None:
+            try:
+                tile_model = load_model(request.tile_path, device)
+                tile_predictor = self._ready_predictor(tile_model, device, request.precision)
+            except Exception as exc:
+                self._load_failed(request.tile_path.name, request.tile_path, exc)
+                return
+        self._predictor, self._tile_predictor = predictor, tile_predictor
         self._target = None
         self._model_name = name
         self._precision = request.precision
         self.model_ready.emit(self._info())
+
+    def _load_failed(self, name: str, path: Path | None, exc: Exception) -> None:
+        self.failed.emit("Cannot load the model", explain_checkpoint_failure(name, path, exc))
+
+    def _ready_predictor(self, model: nn.Module, device: torch.device, precision: str) -> Predictor:
+        """A warmed-up predictor of `model` (on the CPU when the GPU is too small for it)."""
+        predictor = Predictor(
+            model, zoom_in=self._zoom_in, flip=self._flip, device=device, precision=precision
+        )
+        try:
+            warm_up(predictor)
+        except torch.OutOfMemoryError:  # a too-small GPU: the CPU it is, as for clicks
+            predictor = self._cpu_predictor(predictor.model, precision)
+            warm_up(predictor)
+        return predictor
 
     def _do_predict(self, request: PredictRequest) -> None:
         if self._predictor is None:
@@ -168,25 +188,27 @@ class InferenceWorker(RequestThread):
         )
 
     def _converge(self, request: PredictRequest) -> np.ndarray:
-        """The (h, w) probability map of `request`, from the predictor's current state."""
-        predictor = self._predictor
+        """The (h, w) probability map of `request`, from its mode's predictor's current state."""
+        predictor = self._predictor_for(request.mode)
         source = request.source
         target = self._target
         if (
             target is None
             or target[0] is not source
-            or target[1:]
-            != (
-                request.target_id,
-                source.bands,
-            )
-        ):  # another target, image or band choice: read the crop again
+            or target[3] is not predictor
+            or target[1:3] != (request.target_id, source.bands)
+        ):  # another target, image, band choice or model: read the crop again
             self._target = None
             bands = source.bands
             predictor.set_image(source.read_full_res_rgb(to_window(request.box)))
             predictor.set_prev_mask(request.prev_mask)
-            self._target = (source, request.target_id, bands)
+            self._target = (source, request.target_id, bands, predictor)
         return predictor.set_clicks(request.clicks)
+
+    def _predictor_for(self, mode: Mode) -> Predictor:
+        if mode is Mode.TILE and self._tile_predictor is not None:
+            return self._tile_predictor
+        return self._predictor
 
     def _cpu_predictor(self, model: nn.Module, requested: str) -> Predictor:
         """A CPU predictor for `model` after a GPU out-of-memory, in the `requested` format
@@ -201,8 +223,10 @@ class InferenceWorker(RequestThread):
         )
 
     def _fall_back_to_cpu(self) -> None:
-        """Move the loaded model to the CPU during clicks; `model_ready` tells the new device."""
+        """Move the loaded model(s) to the CPU during clicks; `model_ready` tells the new device."""
         self._predictor = self._cpu_predictor(self._predictor.model, self._precision)
+        if self._tile_predictor is not None:
+            self._tile_predictor = self._cpu_predictor(self._tile_predictor.model, self._precision)
         self._target = None
         self.model_ready.emit(self._info())
 

@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self._loading: Path | None = None
         self._model: ModelInfo | None = None  # the model in use (kept when a load fails)
         self.model_path: Path | None = None  # its checkpoint (None: none or loaded in memory)
+        self.tile_model_path: Path | None = None  # tile mode's (model_path when one serves both)
+        self._loading_tile: Path | None = None
         self.addToolBar(toolbar)
         self.autosave = QTimer(self)
         self.autosave.setInterval(max(1, self.settings.autosave_seconds) * 1000)
@@ -265,10 +267,18 @@ class MainWindow(QMainWindow):
         return f"{exc}\nEdits stay in the journal."
 
     # ------------------------------------------------------------------ model
-    def load_model(self, path: Path | None = None, model=None) -> None:
+    def load_model(
+        self, path: Path | None = None, model=None, tile_path: Path | None = None
+    ) -> None:
+        """Load checkpoint `path` (or take `model`) for object mode, and for tile mode too
+        unless `tile_path` (default: the bundled tile-mode companion of the bundled default
+        model, `resources.tile_model_for`) serves tile mode."""
         self.controller.model_ready = False
+        if tile_path is None or tile_path == path:
+            tile_path = resources.tile_model_for(path)
         self._loading = path
-        request = LoadRequest(path, model, self.device, self.precision)
+        self._loading_tile = tile_path
+        request = LoadRequest(path, model, self.device, self.precision, tile_path)
         self.worker.load(request)
 
     def load_default_model(self) -> None:
@@ -294,6 +304,7 @@ class MainWindow(QMainWindow):
         self.status.show_model(info)
         if self._loading is not None:
             self.model_path = self._loading
+            self.tile_model_path = self._loading_tile or self._loading
             self.picker.select_checkpoint(self._loading)
             self._loading = None
 

@@ -28,7 +28,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,11 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from isegsat.app.geo.atomic import atomic_output, check_writable_directory, disk_full_error
-from isegsat.app.geo.errors import Cancelled
+from isegsat.app.geo.errors import Cancelled, RasterError
 from isegsat.app.geo.grid import RasterGrid, block_windows
 from isegsat.app.geo.labels import BLOCK, FOREGROUND, mask_profile, verify_written_raster
 from isegsat.app.geo.raster import TILE_SIZE, RasterSource
+from isegsat.app.prelabel_ranks import ALONE, Ranks, together
 from isegsat.inference.atomic_file import write_atomically
 from isegsat.inference.threshold import PRED_THRESHOLD
 
@@ -222,6 +223,7 @@ def prelabel_scene(
     restart: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    ranks: Ranks = ALONE,
 ) -> PrelabelResult:
     """Segment the whole of ``image`` window by window and write the 0/255 mask to ``out``.
 
@@ -232,6 +234,12 @@ def prelabel_scene(
     stops before the next window with ``Cancelled``, like an interruption: the rows of windows
     already done are kept for a rerun. Raises RasterError (unreadable image), PrelabelError
     (unwritable output, full disk, other settings).
+
+    ``ranks``: when several processes (torchrun) pre-label the scene together, each calls this
+    with its ``Ranks`` and runs every ``world``-th window; process 0 writes the mask (the same
+    mask as one process writes) and the state, and reports progress. An error in any process
+    stops all of them (the others raise ``AnotherProcessFailed``); the rows already written
+    stay resumable.
     """
     image, out = Path(image), Path(out)
     start = time.perf_counter()
@@ -239,30 +247,60 @@ def prelabel_scene(
         raise PrelabelError(f"threshold must be between 0 and 1, got {threshold}")
     with RasterSource.open(image, cache_mb=0) as probe:
         layout = TileLayout(probe.width, probe.height, tile, overlap)
+    leader = ranks.rank == 0
     with RasterSource.open(image, cache_mb=_read_cache_mb(layout)) as source:
-        grid = source.grid
         settings = _settings(image, layout, threshold, model_id)
-        try:
-            check_writable_directory(out)
-            run = _Run.begin(out, grid, settings, restart)
-        except (OSError, RasterioError) as exc:
-            raise PrelabelError(f"cannot start writing {out}: {_reason(out, exc)}") from exc
-        done_before = run.rows_done * len(layout.col_offsets)
-        done = done_before
+        run = _together(
+            ranks, lambda: _begin(out, source.grid, settings, restart) if leader else None
+        )
+        rows_done, first_row = ranks.share((run.rows_done, run.sums.start) if leader else None)
+        sums = run.sums if leader else RowSums(layout, first_row)
+        columns = len(layout.col_offsets)
+        done_before = done = rows_done * columns
         if progress is not None:
             progress(done, layout.count)
-        for row in range(run.rows_done, len(layout.row_offsets)):
-            for col in range(len(layout.col_offsets)):
+
+        def run_windows(row: int) -> None:
+            sums.reserve(row)
+            for col in range(columns):
+                if (row * columns + col) % ranks.world != ranks.rank:
+                    continue
                 if cancel is not None and cancel():
-                    raise Cancelled(f"pre-labelling stopped after {done} of {layout.count} windows")
-                run.add(row, col, _window_probability(source, layout.window(row, col), segment))
-                done += 1
+                    raise Cancelled(
+                        f"pre-labelling stopped after {done + col} of {layout.count} windows"
+                    )
+                sums.add(row, col, _window_probability(source, layout.window(row, col), segment))
                 if progress is not None:
-                    progress(done, layout.count)
-            run.finish_row(row, threshold)
-    fraction = run.complete()
+                    progress(done + col + 1, layout.count)
+
+        for row in range(rows_done, len(layout.row_offsets)):
+            _together(ranks, partial(run_windows, row))
+            ranks.sum_to_leader(sums.values)
+            if leader:
+                _together(ranks, partial(run.finish_row, row, threshold))
+            else:
+                sums.take_final(row)
+                sums.values[:] = 0  # the leader holds the sums now
+                _together(ranks, lambda: None)
+            done += columns
+            if progress is not None:
+                progress(done, layout.count)
+    fraction = ranks.share(_together(ranks, run.complete if leader else lambda: None))
     seconds = time.perf_counter() - start
     return PrelabelResult(out, layout.count, done - done_before, done_before > 0, fraction, seconds)
+
+
+def _begin(out: Path, grid: RasterGrid, settings: dict, restart: bool) -> _Run:
+    try:
+        check_writable_directory(out)
+        return _Run.begin(out, grid, settings, restart)
+    except (OSError, RasterioError) as exc:
+        raise PrelabelError(f"cannot start writing {out}: {_reason(out, exc)}") from exc
+
+
+def _together(ranks: Ranks, action: Callable[[], Any]) -> Any:
+    """``action()`` as one step of all processes (see ``prelabel_ranks.together``)."""
+    return together(ranks, action, (PrelabelError, RasterError, Cancelled, OSError))
 
 
 def _read_cache_mb(layout: TileLayout) -> float:
@@ -304,12 +342,50 @@ def _reason(path: Path, exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).splitlines()[0]
 
 
+class RowSums:
+    """Blended building probabilities of raster rows ``start`` … ``start + len(values)``:
+    ``values`` is (rows, raster width) float32, the windows' probabilities × their blend weights
+    summed (``TileLayout`` weights sum to 1, so a pixel every window covering it has added is its
+    blended probability). Sums of several processes add up to the sums of one."""
+
+    def __init__(self, layout: TileLayout, start: int = 0) -> None:
+        self.layout = layout
+        self.start = start
+        self.values = np.zeros((0, layout.width), np.float32)
+
+    def reserve(self, row: int) -> None:
+        """Grow ``values`` (with zeros) to reach the bottom of window row ``row``."""
+        needed = self.layout.row_offsets[row] + self.layout.tile_height - self.start
+        if needed > len(self.values):
+            grown = np.zeros((needed, self.layout.width), np.float32)
+            grown[: len(self.values)] = self.values
+            self.values = grown
+
+    def add(self, row: int, col: int, prob: np.ndarray) -> None:
+        """Blend window (row, col)'s (h, w) probability in."""
+        self.reserve(row)
+        top = self.layout.row_offsets[row] - self.start
+        left = self.layout.col_offsets[col]
+        height, width = prob.shape
+        weight = self.layout.row_weights[row][:, None] * self.layout.col_weights[col][None, :]
+        self.values[top : top + height, left : left + width] += prob * weight
+
+    def take_final(self, row: int) -> np.ndarray:
+        """Remove and return the (n, width) rows that no window after row ``row`` reaches."""
+        offsets = self.layout.row_offsets
+        end = offsets[row + 1] if row + 1 < len(offsets) else self.layout.height
+        final = self.values[: end - self.start]
+        self.values = self.values[end - self.start :].copy()
+        self.start = end
+        return final
+
+
 class _Run:
     """The on-disk state of one pre-labelling of ``out`` and the rows it carries in memory.
 
     Rows [0, written) are in partial.tif (whole 512-row bands until the end); ``finished`` holds
-    the thresholded rows [written, final_end); ``accumulator`` the blended probability sums of
-    rows [final_end, final_end + len(accumulator)) that the next row of windows adds to.
+    the thresholded rows [written, sums.start); ``sums`` the blended probabilities of the rows
+    from ``sums.start`` on that the next row of windows adds to.
     """
 
     def __init__(self, out: Path, grid: RasterGrid, layout: TileLayout, state: dict) -> None:
@@ -319,15 +395,13 @@ class _Run:
         self.settings = state["settings"]
         self.rows_done: int = state["rows_done"]
         self.written: int = state["written"]
-        self.final_end: int = state["final_end"]
         self.building_pixels: int = state["building_pixels"]
         self.carry_file: str | None = state["carry"]
-        width = grid.width
-        self.finished = np.zeros((0, width), np.uint8)
-        self.accumulator = np.zeros((0, width), np.float32)
+        self.finished = np.zeros((0, grid.width), np.uint8)
+        self.sums = RowSums(layout, state["final_end"])
         if self.carry_file:
             with np.load(self.folder / self.carry_file, allow_pickle=False) as carry:
-                self.finished, self.accumulator = carry["finished"], carry["accumulator"]
+                self.finished, self.sums.values = carry["finished"], carry["accumulator"]
 
     @classmethod
     def begin(cls, out: Path, grid: RasterGrid, settings: dict, restart: bool) -> _Run:
@@ -364,31 +438,13 @@ class _Run:
         _write_json(state_path, state)
         return cls(out, grid, layout, state)
 
-    def add(self, row: int, col: int, prob: np.ndarray) -> None:
-        """Blend window (row, col)'s (h, w) probability into the accumulator."""
-        top = self.layout.row_offsets[row]
-        left = self.layout.col_offsets[col]
-        height, width = prob.shape
-        needed = top + height - self.final_end
-        if needed > len(self.accumulator):
-            grown = np.zeros((needed, self.grid.width), np.float32)
-            grown[: len(self.accumulator)] = self.accumulator
-            self.accumulator = grown
-        weight = self.layout.row_weights[row][:, None] * self.layout.col_weights[col][None, :]
-        rows = slice(top - self.final_end, top - self.final_end + height)
-        self.accumulator[rows, left : left + width] += prob * weight
-
     def finish_row(self, row: int, threshold: float) -> None:
         """Threshold the rows no later window reaches, write whole bands, save the state."""
-        offsets = self.layout.row_offsets
-        next_top = offsets[row + 1] if row + 1 < len(offsets) else self.grid.height
-        count = next_top - self.final_end
-        mask = (self.accumulator[:count] > threshold).astype(np.uint8) * np.uint8(FOREGROUND)
+        final = self.sums.take_final(row)
+        mask = (final > threshold).astype(np.uint8) * np.uint8(FOREGROUND)
         self.building_pixels += int(np.count_nonzero(mask))
         self.finished = np.concatenate([self.finished, mask])
-        self.accumulator = self.accumulator[count:].copy()
-        self.final_end = next_top
-        last = row + 1 == len(offsets)
+        last = row + 1 == len(self.layout.row_offsets)
         bands = len(self.finished) if last else len(self.finished) // BLOCK * BLOCK
         try:
             if bands:
@@ -416,12 +472,12 @@ class _Run:
     def _save(self) -> None:
         old = self.carry_file
         self.carry_file = None
-        if len(self.finished) or len(self.accumulator):
+        if len(self.finished) or len(self.sums.values):
             self.carry_file = f"carry-{self.rows_done}.npz"
             write_atomically(
                 self.folder / self.carry_file,
                 lambda handle: np.savez(
-                    handle, finished=self.finished, accumulator=self.accumulator
+                    handle, finished=self.finished, accumulator=self.sums.values
                 ),
             )
         _write_json(
@@ -433,7 +489,7 @@ class _Run:
                 "windows_done": self.rows_done * len(self.layout.col_offsets),
                 "windows": self.layout.count,
                 "written": self.written,
-                "final_end": self.final_end,
+                "final_end": self.sums.start,
                 "building_pixels": self.building_pixels,
                 "carry": self.carry_file,
             },

@@ -4,6 +4,11 @@ Runs a non-interactive segmenter (`isegsat-train --preset baseline`) over the sc
 window (see `isegsat.app.prelabel`) and writes a 0/255 mask on the image's grid that the app opens
 as the starting label: `isegsat IMAGE --mask DRAFT.tif`. An interrupted run resumes when the same
 command is run again. Arguments are parsed before torch is imported, so `--help` answers at once.
+
+Under `torchrun --nproc-per-node N -m isegsat.app.prelabel_cli ...` (or `torchrun ...
+$(which isegsat-prelabel) ...`) the N processes share the windows (see
+`isegsat.app.prelabel_ranks`): one GPU each with `--device cuda`, or N CPU processes; process 0
+alone writes, reports progress and prints.
 """
 
 from __future__ import annotations
@@ -12,10 +17,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from isegsat.app.geo.export_cli import DefaultsFormatter
 from isegsat.app.prelabel import DEFAULT_OVERLAP, DEFAULT_TILE
 from isegsat.inference.threshold import PRED_THRESHOLD
+
+if TYPE_CHECKING:
+    from isegsat.app.prelabel import TileLayout
+    from isegsat.app.prelabel_ranks import Ranks
 
 PROG = "isegsat-prelabel"
 OUTPUT_SUFFIXES = (".tif", ".tiff")
@@ -73,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out.resolve() == args.image.resolve():
         return _error("--out must not be the image itself")
 
-    from isegsat.app.geo.errors import Cancelled, RasterError
-    from isegsat.app.prelabel import PrelabelError, TileLayout, check_inputs, state_folder
+    from isegsat.app.geo.errors import RasterError
+    from isegsat.app.prelabel import TileLayout, check_inputs
 
     try:
         grid = check_inputs(args.image, args.out)
@@ -94,16 +104,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "written by `isegsat-train --preset baseline`"
             )
 
+    from isegsat.app.prelabel_ranks import ALONE, join_torchrun, launched_by_torchrun
+
+    ranks = join_torchrun() if launched_by_torchrun() else ALONE
+    try:
+        return _prelabel(args, layout, weights, ranks)
+    finally:
+        ranks.close()
+
+
+def _prelabel(args: argparse.Namespace, layout: TileLayout, weights: Path, ranks: Ranks) -> int:
+    """Load the model and run the scene; with several processes, every step is collective."""
     from tqdm import tqdm
 
-    from isegsat.app.prelabel import load_prelabeller, prelabel_scene
+    from isegsat.app.geo.errors import Cancelled, RasterError
+    from isegsat.app.prelabel import PrelabelError, load_prelabeller, prelabel_scene, state_folder
+    from isegsat.app.prelabel_ranks import AnotherProcessFailed, local_device, together
     from isegsat.inference.checkpoint import CheckpointError
 
+    leader = ranks.rank == 0
+    say = _error if leader else _quiet_error
+    device = local_device(args.device, ranks)
     try:
-        segment, model_id = load_prelabeller(weights, args.device)
-    except (CheckpointError, RuntimeError, ValueError) as exc:
-        return _error(exc)
-    bar = tqdm(total=layout.count, desc=PROG, unit="window", disable=args.quiet, dynamic_ncols=True)
+        segment, model_id = together(
+            ranks,
+            lambda: load_prelabeller(weights, device),
+            (CheckpointError, RuntimeError, ValueError),
+        )
+    except (CheckpointError, RuntimeError, ValueError, AnotherProcessFailed) as exc:
+        return say(exc)
+    bar = tqdm(
+        total=layout.count,
+        desc=PROG,
+        unit="window",
+        disable=args.quiet or not leader,
+        dynamic_ncols=True,
+    )
 
     def progress(done: int, total: int) -> None:
         bar.n = done
@@ -120,26 +156,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_id=model_id,
             restart=args.restart,
             progress=progress,
+            ranks=ranks,
         )
     except KeyboardInterrupt:
         bar.close()
-        print(
-            f"{PROG}: interrupted; the finished rows of windows are kept in "
-            f"{state_folder(args.out)}: run the same command again to resume",
-            file=sys.stderr,
-        )
+        if leader:
+            print(
+                f"{PROG}: interrupted; the finished rows of windows are kept in "
+                f"{state_folder(args.out)}: run the same command again to resume",
+                file=sys.stderr,
+            )
         return 130
-    except (PrelabelError, RasterError, Cancelled, OSError) as exc:
+    except (PrelabelError, RasterError, Cancelled, OSError, AnotherProcessFailed) as exc:
         bar.close()
-        return _error(exc)
+        return say(exc)
     bar.close()
-    resumed = f", resumed: {result.windows_run} run now" if result.resumed else ""
-    print(
-        f"wrote {result.path}: {result.windows} windows{resumed}, "
-        f"{100 * result.building_fraction:.1f} % building pixels, {result.seconds:.1f} s; "
-        f"open it with: isegsat {args.image} --mask {result.path}"
-    )
+    if leader:
+        resumed = f", resumed: {result.windows_run} run now" if result.resumed else ""
+        shared = f" in {ranks.world} processes" if ranks.world > 1 else ""
+        print(
+            f"wrote {result.path}: {result.windows} windows{resumed}{shared}, "
+            f"{100 * result.building_fraction:.1f} % building pixels, {result.seconds:.1f} s; "
+            f"open it with: isegsat {args.image} --mask {result.path}"
+        )
     return 0
+
+
+def _quiet_error(message: object) -> int:
+    """A non-leading process's error: process 0 prints it (it learns of it through ``together``)."""
+    return 2
 
 
 def _error(message: object) -> int:

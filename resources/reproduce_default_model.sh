@@ -2,11 +2,13 @@
 # Rebuilds resources/isegsat_hrnet18s_real.pth, the bundled default model: the synthetic base
 # model (resources/recipes/synthetic_base.sh, 6700 steps on generated scenes) finetuned for 4500
 # steps (three stages) on eight real building sets (../shared/data/real_buildings, see its
-# README) mixed with synthetic scenes, then judged on the sets' held-out val splits.
+# README) mixed with synthetic scenes, then judged on the sets' held-out val splits; also the
+# tile-mode model (isegsat_hrnet18s_real_tile.pth: run_real_tile/last.pth) and the pre-labelling
+# model (isegsat_baseline_real.pth: run_baseline/last.pth) trained from it.
 #
 #   REAL=../shared/data/real_buildings WORK=/tmp/isegsat-real bash resources/reproduce_default_model.sh
 #
-# About 2 h 20 min of training on 2 CPU cores (1.7-2 s per step of 8 views of 224²); DEVICE=cuda for a GPU.
+# About 3 h 30 min of training on 2 CPU cores (1.7-2 s per step of 8 views of 224²); DEVICE=cuda for a GPU.
 # BASE=path/to/isegsat_hrnet18s_synthetic.pth skips rebuilding the base model (it is in git
 # history: git show 2f92bd8:resources/isegsat_hrnet18s_synthetic.pth > base.pth).
 set -euo pipefail
@@ -49,6 +51,8 @@ isegsat-train --config "$HERE/recipes/train_real_stage2.yaml" --out run_real2 --
 isegsat-train --config "$HERE/recipes/train_real_stage3.yaml" --out run_real3 --device "$DEVICE"
 # The pre-labelling model (isegsat-prelabel): no clicks, every building, from stage 3.
 isegsat-train --config "$HERE/recipes/train_baseline.yaml" --out run_baseline --device "$DEVICE"
+# The tile-mode model (isegsat_hrnet18s_real_tile.pth): stage 3 + 2000 steps, every building.
+isegsat-train --config "$HERE/recipes/train_real_tile.yaml" --out run_real_tile --device "$DEVICE"
 
 # 5. Judge on the real val splits as the model card does (the first 10 non-empty crops of each
 #    set, at most 3 buildings per crop in object mode), beside the stage-1 model; then the
@@ -67,5 +71,12 @@ isegsat-eval --checkpoint run_real3/last.pth --data "${VAL[@]}" --split val --pr
 # 6. The pre-labelling model alone, and the interactive model started from its draft.
 isegsat-eval --checkpoint run_baseline/last.pth --data "${VAL[@]}" --split val --per-city 10 \
     --out eval_prelabel
-isegsat-eval --checkpoint run_real3/last.pth --data "${VAL[@]}" --split val --per-city 10 \
+isegsat-eval --checkpoint run_real3/last.pth --checkpoint run_real_tile/last.pth \
+    --data "${VAL[@]}" --split val --per-city 10 \
     --protocol relabel --draft run_baseline/last.pth --max-clicks 20 --out eval_from_draft
+# 7. The tile-mode model beside stage 3 (tile mode's protocols; object mode keeps stage 3).
+for protocol in tile relabel object; do
+    isegsat-eval --checkpoint run_real3/last.pth --checkpoint run_real_tile/last.pth \
+        --data "${VAL[@]}" --split val --protocol "$protocol" --per-city 10 \
+        --max-objects-per-crop 3 --out "eval_tile_model_$protocol"
+done

@@ -64,16 +64,16 @@ def fake_program(tmp_path: Path, mode) -> tuple[str, str]:
 
 @pytest.fixture
 def loads(window, tmp_path, monkeypatch) -> list[Path]:
-    """The window's model loads by path, recorded (each one "succeeds" at once) instead of run;
-    the model in use starts as the checkpoint `base.pth`."""
+    """The window's model loads by the path tile mode gets, recorded (each one "succeeds" at
+    once) instead of run; the model in use, for both modes, starts as the checkpoint `base.pth`."""
     requested: list[Path] = []
 
-    def load_model(path=None, model=None):
-        requested.append(path)
-        window.model_path = path
+    def load_model(path=None, model=None, tile_path=None):
+        requested.append(tile_path or path)
+        window.model_path, window.tile_model_path = path, tile_path or path
 
     monkeypatch.setattr(window, "load_model", load_model)
-    window.model_path = tmp_path / "base.pth"
+    window.model_path = window.tile_model_path = tmp_path / "base.pth"
     window.model_path.write_bytes(b"weights")
     return requested
 
@@ -141,6 +141,7 @@ def test_an_accepted_adaptation_is_swapped_in_and_the_previous_model_comes_back(
     assert args[args.index("--nice") + 1] == "10" and "--device" in args
     assert "swapped in" in message(window) and "NoC85 3.00 → 2.00" in message(window)
     assert window.adapt.previous == [base] and previous.isEnabled()
+    assert window.model_path == base  # object mode keeps its model: the samples are tiles
     previous.trigger()
     assert loads == [out, base] and not previous.isEnabled()
     window.named_actions["adapt"].trigger()  # from the base model again: the next number
@@ -229,11 +230,13 @@ def test_the_swap_goes_through_the_worker_s_model_loading(
     keep_tiles(qtbot, window, 2)
     with qtbot.waitSignal(window.worker.model_ready, timeout=TIMEOUT_MS) as ready:
         window.adapt.adapt()
-    assert ready.args[0].name == "adapted_1.pth" and window.model_path.name == "adapted_1.pth"
+    assert ready.args[0].name == f"{hrnet_checkpoint.name} + adapted_1.pth (tile mode)"
+    assert window.tile_model_path.name == "adapted_1.pth" and window.model_path == hrnet_checkpoint
     assert window.controller.model_ready and window.adapt.previous == [hrnet_checkpoint]
     with qtbot.waitSignal(window.worker.model_ready, timeout=TIMEOUT_MS) as ready:
         window.named_actions["previous_model"].trigger()
-    assert ready.args[0].name == hrnet_checkpoint.name and window.model_path == hrnet_checkpoint
+    assert ready.args[0].name == hrnet_checkpoint.name
+    assert window.model_path == window.tile_model_path == hrnet_checkpoint
 
 
 def test_the_automatic_setting_is_asked_stored_and_validated(window, monkeypatch):

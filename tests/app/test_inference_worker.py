@@ -18,7 +18,7 @@ from fakes.scenes import write_scene_raster
 from fakes.signals import SignalRecorder
 
 from isegsat.app.annotation import AnnotationSession
-from isegsat.app.annotation_types import PredictRequest
+from isegsat.app.annotation_types import Mode, PredictRequest
 from isegsat.app.geo import LabelLayer, RasterSource
 from isegsat.app.inference_worker import InferenceWorker, LoadRequest
 from isegsat.inference import Click
@@ -201,6 +201,51 @@ def test_a_band_change_on_the_same_target_is_read_again(sync_worker, tmp_path: P
     roof, dark = (r.prob for r in results.values)
     assert roof[20:40, 30:50].min() > 0.9
     assert dark.max() < 0.1, "the crop in the new bands, not the one read before"
+
+
+def test_with_a_tile_model_each_mode_runs_its_own(
+    sync_worker, scene, scene_source, hrnet_checkpoint
+):
+    """The bundled pair: object mode runs `path`'s model, tile mode the `tile_path` one, and a
+    switch of model reads the target's crop again."""
+    forwards = []
+    fake = RunsDuringForward(lambda: forwards.append(1)).eval()
+    infos, results = SignalRecorder(), SignalRecorder()
+    sync_worker.model_ready.connect(infos.record)
+    sync_worker.result_ready.connect(results.record)
+    sync_worker.load(LoadRequest(model=fake, device="cpu", tile_path=hrnet_checkpoint))
+    assert infos.values[0].name == "RunsDuringForward + hrnet18s_random.pth (tile mode)"
+    forwards.clear()  # the warm-up's
+    row, col, h, w = scene.buildings[0]
+    box, click = Box(0, 0, scene.height, scene.width), Click(row + h // 2, col + w // 2, True)
+    zeros = np.zeros((scene.height, scene.width), np.float32)
+    for seq, mode in enumerate((Mode.OBJECT, Mode.TILE, Mode.OBJECT), start=1):
+        sync_worker.submit(PredictRequest(seq, 7, scene_source, box, zeros, (click,), mode))
+    by_fake, by_tile_model, again = (r.prob for r in results.values)
+    assert len(forwards) == 2, "the fake ran for the two object-mode requests only"
+    assert by_fake[row : row + h, col : col + w].min() > 0.9
+    assert not np.allclose(by_tile_model, by_fake)  # the random HRNet's answer, not the fake's
+    np.testing.assert_array_equal(again, by_fake)
+
+
+def test_a_bad_tile_model_is_reported_and_the_model_in_use_stays(
+    sync_worker, scene, scene_source, tmp_path: Path
+):
+    failures, results = [], SignalRecorder()
+    sync_worker.failed.connect(lambda *args: failures.append(args))  # synchronous: same thread
+    sync_worker.result_ready.connect(results.record)
+    sync_worker.load(LoadRequest(model=BrightNearClicks().eval()))
+    bad = tmp_path / "tile_truncated.pth"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    sync_worker.load(LoadRequest(model=BrightNearClicks().eval(), tile_path=bad))
+    ((title, message),) = failures
+    assert title == "Cannot load the model" and "tile_truncated.pth" in message
+    box, zeros = (
+        Box(0, 0, scene.height, scene.width),
+        np.zeros((scene.height, scene.width), np.float32),
+    )
+    sync_worker.submit(PredictRequest(1, 1, scene_source, box, zeros, (Click(5, 5, True),)))
+    assert len(results.values) == 1  # the first load's model still answers
 
 
 def test_synchronous_mode_is_refused_while_the_thread_runs(worker):

@@ -411,3 +411,18 @@ def test_a_failed_prediction_ends_the_busy_marks(qtbot, window, errors, scene):
     assert not window.controller.target.busy and window.status.predicting.isHidden()
     assert not window.controller.session.pending
     assert errors[-1] == ("Prediction failed", "the model broke")
+
+
+def test_the_bundled_model_loads_with_its_tile_mode_companion(window, monkeypatch, tmp_path):
+    from isegsat import resources
+
+    bundled = resources.bundled_model_path()
+    if bundled is None or resources.bundled_tile_model_path() is None:
+        pytest.skip("bundled weights not installed")
+    requests = []
+    monkeypatch.setattr(window.worker, "load", requests.append)
+    window.load_model(bundled)
+    window.load_model(tmp_path / "mine.pth")
+    paired, alone = requests
+    assert (paired.path, paired.tile_path) == (bundled, resources.bundled_tile_model_path())
+    assert alone.tile_path is None  # another checkpoint serves both modes

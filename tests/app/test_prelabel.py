@@ -13,7 +13,7 @@ import pytest
 import rasterio
 import torch
 from fakes.models import BrightContext
-from fakes.rasters import write_raster
+from fakes.rasters import read_band, write_raster
 from scipy import ndimage
 
 from isegsat.app import prelabel_cli
@@ -46,11 +46,6 @@ def _scene(path: Path, height: int = HEIGHT, width: int = WIDTH) -> Path:
 
 def _segment(model: torch.nn.Module):
     return lambda rgb: predict_without_clicks(model, rgb, CPU)
-
-
-def _read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as dataset:
-        return dataset.read(1)
 
 
 @pytest.fixture
@@ -104,7 +99,7 @@ def test_a_building_across_a_window_border_comes_out_whole(scene: Path, tmp_path
 
     out = tmp_path / "draft.tif"
     result = prelabel_scene(scene, out, _segment(model), tile=128, overlap=32)
-    draft = _read(out) > 0
+    draft = read_band(out) > 0
     assert result.windows == 9 and not result.resumed
     assert ndimage.label(draft[crossing])[1] == 1
     assert ndimage.label(draft)[1] == ndimage.label(whole)[1] == len(BUILDINGS)
@@ -135,7 +130,7 @@ def test_the_draft_is_a_label_on_the_image_grid(scene: Path, tmp_path: Path):
     with RasterSource.open(scene) as source:  # what `isegsat IMAGE --mask DRAFT.tif` does
         labels = tmp_path / "scene_labels.tif"
         with LabelLayer.from_mask(out, like=source, path=labels) as layer:
-            assert layer.read(layer.grid.full_window).sum() == np.count_nonzero(_read(out))
+            assert layer.read(layer.grid.full_window).sum() == np.count_nonzero(read_band(out))
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(scene: Path, tmp_path: Path):
@@ -166,7 +161,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(scene: Path, tmp_path: Path
     model.calls = 0
     result = prelabel_scene(scene, out, _segment(model), tile=128, overlap=32)
     assert result.resumed and result.windows_run == model.calls == 3
-    np.testing.assert_array_equal(_read(out), _read(reference))
+    np.testing.assert_array_equal(read_band(out), read_band(reference))
     assert not state_folder(out).exists()
 
 
@@ -276,7 +271,7 @@ def test_pixels_without_data_are_background(tmp_path: Path):
     scene = write_raster(tmp_path / "nodata.tif", rgb, nodata=0)
     out = tmp_path / "draft.tif"
     prelabel_scene(scene, out, lambda rgb: np.ones(rgb.shape[:2]), tile=64, overlap=16)
-    draft = _read(out)
+    draft = read_band(out)
     assert not draft[:, :30].any() and (draft[:, 30:] == 255).all()
 
 

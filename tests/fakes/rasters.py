@@ -76,3 +76,9 @@ def noisy_mask(height: int, width: int, seed: int) -> np.ndarray:
     """(H, W) uint8 {0,1} random mask: packs to ~H*W/8 bytes, so a journal record of it needs
     fresh disk pages (a full disk cannot take it)."""
     return (np.random.default_rng(seed).random((height, width)) > 0.5).astype(np.uint8)
+
+
+def read_band(path: Path, band: int = 1) -> np.ndarray:
+    """One band of a raster file, as written (e.g. a 0/255 mask)."""
+    with rasterio.open(path) as dataset:
+        return dataset.read(band)

@@ -31,3 +31,11 @@ def test_the_pre_labelling_model_is_a_baseline_from_the_last_stage() -> None:
     config = config_from_dict(load_config(RECIPES / "train_baseline.yaml"), source="baseline")
     assert config.preset == "baseline" and not config.interactive
     assert config.weights == "run_real3/last.pth" and config.target == "all"
+
+
+def test_the_tile_mode_model_trains_every_building_from_the_last_stage() -> None:
+    config = config_from_dict(load_config(RECIPES / "train_real_tile.yaml"), source="tile")
+    stage3 = config_from_dict(load_config(RECIPES / STAGES[-1]), source="stage3")
+    assert config.preset == "finetune" and config.interactive
+    assert config.weights == "run_real3/last.pth" and config.target == "all"
+    assert config.data == stage3.data and config.relabel_prob > stage3.relabel_prob
