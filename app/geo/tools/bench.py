@@ -52,24 +52,28 @@ def synthetic_blocks(count: int = 8, seed: int = 0) -> list[np.ndarray]:
     return blocks
 
 
-def write_scene(path: Path, size: int) -> None:
-    """size x size RGB JPEG-compressed tiled GeoTIFF (0.3 m pixels), written block by block."""
-    blocks = synthetic_blocks()
-    profile = {
+def _tiled_profile(size: int, count: int, **creation: str) -> dict:
+    """Profile of a size x size uint8 GeoTIFF of ``count`` bands, BLOCK px tiles, 0.3 m pixels
+    in CRS, plus the GDAL creation options ``creation``."""
+    return {
         "driver": "GTiff",
         "width": size,
         "height": size,
-        "count": 3,
+        "count": count,
         "dtype": "uint8",
         "crs": CRS,
         "transform": from_origin(440_000, 5_420_000, 0.3, 0.3),
         "tiled": True,
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
-        "compress": "jpeg",
-        "photometric": "ycbcr",
-        "bigtiff": "if_safer",
+        **creation,
     }
+
+
+def write_scene(path: Path, size: int) -> None:
+    """size x size RGB JPEG-compressed tiled GeoTIFF (0.3 m pixels), written block by block."""
+    blocks = synthetic_blocks()
+    profile = _tiled_profile(size, 3, compress="jpeg", photometric="ycbcr", bigtiff="if_safer")
     with rasterio.open(path, "w", **profile) as ds:
         for i, row in enumerate(range(0, size, BLOCK)):
             for j, col in enumerate(range(0, size, BLOCK)):
@@ -126,19 +130,7 @@ def synthetic_mask(path: Path, buildings: int, seed: int = 0) -> int:
         mask[r : r + h, c : c + w] = 255
         if k % 3 == 0:
             mask[r + h - 6 : r + h, c + w : c + w + 8] = 255  # L-shape wing
-    profile = {
-        "driver": "GTiff",
-        "width": size,
-        "height": size,
-        "count": 1,
-        "dtype": "uint8",
-        "crs": CRS,
-        "transform": from_origin(440_000, 5_420_000, 0.3, 0.3),
-        "tiled": True,
-        "blockxsize": BLOCK,
-        "blockysize": BLOCK,
-        "compress": "deflate",
-    }
+    profile = _tiled_profile(size, 1, compress="deflate")
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(mask, 1)
     return size
