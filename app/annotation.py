@@ -15,8 +15,9 @@ accepts, brush strokes, resets, navigation and mode switches is one uniform stac
 Object mode: the first click opens a square window about `object_scale` times the building
 (the existing label's building under the click, else `object_size`). The object is the clicked
 building: the 8-connected components of the thresholded prediction that hold a positive click or
-overlap the label's building under the first click (`object_window.clicked_object`); other blobs
-(neighbours, parking lots) are neither shown nor written. The window grows (x `growth`, towards
+overlap the label's building under the first click (`isegsat.inference.clicked_object`, the
+mask the object protocol of `isegsat-eval` scores); other blobs (neighbours, parking lots) are
+neither shown nor written. The window grows (x `growth`, towards
 the side it touches) only while that object touches a window side inside the image, at most
 `max_growth_steps` times and never beyond `max_object_size`; the clicks are then replayed.
 
@@ -49,9 +50,10 @@ from isegsat.app.annotation_types import (
 )
 from isegsat.app.geo.boxes import from_window, to_window
 from isegsat.app.geo.raster import RasterSource
-from isegsat.app.object_window import clicked_object, component_at, place_range
+from isegsat.app.object_window import component_at, place_range
 from isegsat.inference import Click
 from isegsat.inference.box import Box
+from isegsat.inference.clicked_object import clicked_object
 from isegsat.inference.coords import clicks_to_box
 
 __all__ = ["AnnotationSession"]

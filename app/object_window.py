@@ -1,5 +1,6 @@
-"""Object mode's rules on one window (no Qt): which blob is the clicked building, and where a
-window of a given side goes.
+"""Object mode's rules on one window (no Qt): which label component is under a click, and where a
+window of a given side goes (which blob of a prediction is the clicked building is
+`isegsat.inference.clicked_object`, shared with the object protocol of `isegsat-eval`).
 
 Masks are (h, w) arrays on the object's window, clicks are local to it ((y, x) pixels of the
 window). Components are 8-connected, the rule training uses to pick one building
@@ -8,14 +9,10 @@ window). Components are 8-connected, the rule training uses to pick one building
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from scipy import ndimage
 
-from isegsat.inference import Click
-
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+from isegsat.inference.clicked_object import EIGHT_CONNECTED
 
 
 def component_at(mask: np.ndarray, y: int, x: int) -> np.ndarray:
@@ -24,21 +21,6 @@ def component_at(mask: np.ndarray, y: int, x: int) -> np.ndarray:
     components, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)
     under = components[y, x]
     return components == under if under else np.zeros(mask.shape, dtype=bool)
-
-
-def clicked_object(pred: np.ndarray, clicks: Sequence[Click], initial: np.ndarray) -> np.ndarray:
-    """(h, w) uint8 {0, 1}: the components of `pred` ((h, w) bool, the thresholded prediction)
-    that hold a positive click or overlap `initial` ((h, w), nonzero on the label's building
-    being edited). Every other blob of the prediction (a neighbour, a parking lot) is dropped."""
-    components, count = ndimage.label(pred, structure=EIGHT_CONNECTED)
-    if count == 0:
-        return np.zeros(pred.shape, dtype=np.uint8)
-    seeds = np.asarray(initial) > 0
-    for click in clicks:
-        if click.is_positive:
-            seeds[click.y, click.x] = True
-    kept = np.unique(components[seeds])
-    return np.isin(components, kept[kept > 0]).astype(np.uint8)
 
 
 def place_range(centre: float, length: int, hold: tuple[int, int], size: int) -> int:

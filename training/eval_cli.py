@@ -3,7 +3,7 @@
     isegsat-eval --checkpoint CKPT [--checkpoint CKPT ...] --data DIR [DIR ...] --split test
                  --out REPORT_DIR [--protocol tile|object|relabel] [--no-flip] [--no-zoom-in]
                  [--limit N] [--per-city N] [--cities austin,vienna] [--device cpu|cuda]
-                 [--max-clicks K] [--max-objects-per-crop N] [--seed S]
+                 [--max-clicks K] [--max-objects-per-crop N] [--whole-prediction] [--seed S]
                  [--precision fp32 [bf16 fp16]] [--draft BASELINE_CKPT]
 
 Writes REPORT_DIR/metrics.json, table.md, metrics.csv, per_sample.csv,
@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_MAX_OBJECTS_PER_CROP})",
     )
     parser.add_argument(
+        "--whole-prediction",
+        action="store_true",
+        help="object protocol: score every blob of the prediction (the network alone) instead "
+        "of the clicked building that object mode gives the annotator",
+    )
+    parser.add_argument(
         "--draft",
         type=Path,
         help="relabel protocol: start every crop from this non-interactive model's mask (an "
@@ -188,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings["seed"] = args.seed
     if args.protocol == "object":
         settings["max objects per crop"] = args.max_objects_per_crop
+        settings["object mask"] = (
+            "every blob of the prediction (--whole-prediction)"
+            if args.whole_prediction
+            else "the clicked building (blobs holding a positive click), as object mode shows"
+        )
     if args.protocol == "relabel":
         settings["starting label"] = (
             f"mask of {args.draft} (no clicks, prob > {PRED_THRESHOLD})"
@@ -257,7 +268,13 @@ def _evaluate(
         )
         if args.protocol == "object":
             results = evaluate_crops_objects(
-                crops, predictor, clicks, args.max_objects_per_crop, args.seed, desc=name
+                crops,
+                predictor,
+                clicks,
+                args.max_objects_per_crop,
+                args.seed,
+                desc=name,
+                whole_prediction=args.whole_prediction,
             )
         elif args.protocol == "relabel":
             results = evaluate_crops_relabel(

@@ -44,6 +44,9 @@ from isegsat.training.metrics import (
     summarize_relabel,
 )
 
+ShownMask = Callable[[np.ndarray, Sequence[Click]], np.ndarray]
+"""(HxW bool thresholded prediction, the clicks so far) -> HxW mask the annotator gets."""
+
 
 @dataclass(frozen=True)
 class SampleResult:
@@ -128,6 +131,7 @@ def evaluate_sample(
     max_clicks: int = 20,
     pred_thr: float = PRED_THRESHOLD,
     start_mask: np.ndarray | None = None,
+    shown: ShownMask | None = None,
 ) -> SampleResult:
     """Run ``max_clicks`` simulated clicks on one image through ``predictor``.
 
@@ -135,6 +139,10 @@ def evaluate_sample(
     start_mask: optional HxW bool/{0,1} mask the prediction starts from (given to the predictor
     as the previous mask of the first click, ``Predictor.set_prev_mask``); the first click then
     goes to the largest error of this mask. None starts from an empty mask.
+    shown: what the annotator gets from the thresholded prediction and the clicks so far (the
+    object protocol passes object mode's ``clicked_object``); the IoU and the next click are
+    taken on it, while the predictor keeps its own probabilities as the previous mask, as in the
+    app. None scores the thresholded prediction itself.
     Clicks are in pixel (y, x) of ``image``. ``seconds_per_click`` covers set_image, clicker,
     prediction and IoU, divided by ``max_clicks``.
     """
@@ -157,6 +165,8 @@ def evaluate_sample(
             clicks.append(click)
             prob = predictor.add_click(click.y, click.x, click.is_positive)
             pred_mask = prob > pred_thr
+            if shown is not None:
+                pred_mask = shown(pred_mask, clicks).astype(bool)
             ious[k] = iou(gt, pred_mask)
     elapsed = time.perf_counter() - start
     return SampleResult(tuple(clicks), ious, elapsed / max_clicks)

@@ -8,6 +8,11 @@ buildings in the window are background). The clicks then run as in the tile prot
 (``evaluate_sample``, same clicker and predictor), up to ``DEFAULT_MAX_CLICKS["object"]`` = 10.
 With ``max_objects`` a crop evaluates at most that many buildings, chosen with the crop's
 seeded generator (``crop_rng``), so every model sees the same buildings.
+
+What is scored is what object mode gives the annotator: the components of the thresholded
+prediction that hold a positive click (``isegsat.inference.clicked_object``); the clicker also
+places its next click on the errors of that mask. ``whole_prediction=True`` scores the network's
+whole thresholded mask instead (every blob, neighbours included), the network alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from tqdm import tqdm
 
 from isegsat.inference import Predictor
 from isegsat.inference.box import Box
+from isegsat.inference.clicked_object import clicked_object
 from isegsat.inference.threshold import PRED_THRESHOLD
 from isegsat.inference.zoom_in import clamp_box, expand_box, mask_box
 from isegsat.training.evaluation import CropResult, crop_rng, evaluate_sample
@@ -75,15 +81,23 @@ def evaluate_crops_objects(
     seed: int = 0,
     pred_thr: float = PRED_THRESHOLD,
     desc: str = "object",
+    whole_prediction: bool = False,
 ) -> list[CropResult]:
     """The object protocol on each crop (tqdm progress bar over crops): one ``CropResult`` per
-    building, its ``object_id`` set."""
+    building, its ``object_id`` set. ``whole_prediction`` scores every blob of the prediction
+    instead of the clicked building (see the module docstring)."""
+    shown = None if whole_prediction else clicked_object
     results = []
     for crop in tqdm(crops, desc=desc, unit="crop"):
         image, gt = read_image(crop.image), read_mask(crop.mask)
         for window in object_windows(gt, max_objects, crop_rng(seed, crop.crop_id)):
             sample = evaluate_sample(
-                image[window.box.slices], window.target, predictor, max_clicks, pred_thr
+                image[window.box.slices],
+                window.target,
+                predictor,
+                max_clicks,
+                pred_thr,
+                shown=shown,
             )
             results.append(
                 CropResult(

@@ -16,9 +16,9 @@ from isegsat import resources
 from isegsat.app.annotation import AnnotationSession
 from isegsat.app.annotation_types import Mode, PredictResult, SessionConfig
 from isegsat.app.geo import LabelLayer, RasterSource
-from isegsat.app.object_window import EIGHT_CONNECTED
 from isegsat.inference import Predictor, load_model
 from isegsat.inference.box import Box
+from isegsat.inference.clicked_object import EIGHT_CONNECTED
 from isegsat.resources.synth import generate_scene
 
 Predict = Callable[[object], np.ndarray]  # PredictRequest -> (h, w) float32 prob on its box

@@ -263,6 +263,14 @@ def test_object_protocol_end_to_end(real_sets, checkpoints, tmp_path):
     assert len(rows) == overall["objects"]
     assert all(r["object"] != "" and r["iou_3"] != "" for r in rows)
     assert "- max objects per crop: 1" in (out / "table.md").read_text()
+    assert "- object mask: the clicked building" in (out / "table.md").read_text()
+
+    whole = tmp_path / "whole"
+    args[args.index(str(out))] = str(whole)
+    run_quietly(
+        [*args, "--max-objects-per-crop", "1", "--max-clicks", "3", "--whole-prediction", *FAST]
+    )
+    assert "- object mask: every blob of the prediction" in (whole / "table.md").read_text()
 
 
 def test_relabel_protocol_end_to_end_and_reproducible(real_sets, checkpoints, tmp_path):

@@ -91,10 +91,28 @@ def real_set(tmp_path):
     return write_prepared_dir(tmp_path / "dubai", crops)
 
 
+def test_object_protocol_scores_the_clicked_building_as_object_mode_shows_it(real_set):
+    selection = select_crops(real_set, "val")
+    predictor = Predictor(RedRoofOracle().eval(), zoom_in=True, flip=True, device="cpu")
+    shown = evaluate_crops_objects(selection.crops, predictor, max_clicks=3, max_objects=2)
+    whole = evaluate_crops_objects(
+        selection.crops, predictor, max_clicks=3, max_objects=2, whole_prediction=True
+    )
+
+    # the oracle paints every roof; object mode keeps the roof under the positive click only,
+    # so each building is exact from the first click, neighbours in its window or not
+    assert [r.object_id for r in shown] == [r.object_id for r in whole]
+    np.testing.assert_allclose([r.ious for r in shown], 1.0)
+    with_neighbours = [r for r in whole if r.ious[0] < 1.0]
+    assert with_neighbours  # some windows hold another building: the two scores differ there
+
+
 def test_object_protocol_scores_each_building_alone_in_its_window(real_set):
     selection = select_crops(real_set, "val")
     predictor = Predictor(RedRoofOracle().eval(), zoom_in=True, flip=True, device="cpu")
-    results = evaluate_crops_objects(selection.crops, predictor, max_clicks=3, max_objects=2)
+    results = evaluate_crops_objects(
+        selection.crops, predictor, max_clicks=3, max_objects=2, whole_prediction=True
+    )
 
     assert results
     for crop in selection.crops:
