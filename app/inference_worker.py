@@ -4,11 +4,12 @@ Only the newest pending request is kept: submitting while the worker is busy rep
 one, so a fast clicker's intermediate states are never computed. The worker keeps a stateful
 `Predictor` per model: one that serves both modes, or (the bundled default pair) one for object
 mode and one for tile mode, picked by the request's mode. A request for a new target (another
-target id, another image, other display bands or another model: the target key is the request's
-`RasterSource` object, its target id, the source's bands and the predictor) reads the crop from
-that source (the document's own, shared with the display), sets the image and the initial mask;
-then
-`Predictor.set_clicks` converges to the request's clicks. A request whose source was closed (its
+target id, another image, other display bands, another model or mode: the target key is the
+request's `RasterSource` object, its target id, the source's bands, the predictor and the mode)
+reads the crop from that source (the document's own, shared with the display), sets the mode's
+ZoomIn (object mode: `object_zoom_in`, one building enlarged from the first click on; tile mode:
+RITM's), the image and the initial mask; then `Predictor.set_clicks` converges to the request's
+clicks. A request whose source was closed (its
 document is gone) is dropped without a signal. Other failures are emitted as
 `failed(title, message)`; a CUDA out-of-memory moves the model to the CPU, emits `warning` and
 retries.
@@ -31,6 +32,7 @@ from isegsat.app.geo.boxes import to_window
 from isegsat.app.plain_errors import explain_checkpoint_failure
 from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
+from isegsat.inference.zoom_in import ZoomIn, object_zoom_in
 
 WARM_UP_SIZE = 320  # px, about a zoomed crop (ZoomIn's longest side is 400)
 
@@ -92,8 +94,8 @@ class InferenceWorker(RequestThread):
         self._predict: PredictRequest | None = None
         self._predictor: Predictor | None = None  # both modes, or object mode beside a tile one
         self._tile_predictor: Predictor | None = None  # tile mode's own model, if any
-        # (source, target id, display bands, predictor) the predictor's image was read for
-        self._target: tuple[RasterSource, int, tuple[int, ...], Predictor] | None = None
+        # (source, target id, display bands, predictor, mode) the predictor's image was read for
+        self._target: tuple[RasterSource, int, tuple[int, ...], Predictor, Mode] | None = None
         self._model_name = ""
         self._precision = "fp32"  # as requested by the last load
 
@@ -197,13 +199,22 @@ class InferenceWorker(RequestThread):
             or target[0] is not source
             or target[3] is not predictor
             or target[1:3] != (request.target_id, source.bands)
-        ):  # another target, image, band choice or model: read the crop again
+            or target[4] is not request.mode
+        ):  # another target, image, band choice, model or mode: read the crop again
             self._target = None
             bands = source.bands
+            predictor.set_zoom_in(self._zoom_in_for(request.mode))
             predictor.set_image(source.read_full_res_rgb(to_window(request.box)))
             predictor.set_prev_mask(request.prev_mask)
-            self._target = (source, request.target_id, bands, predictor)
+            self._target = (source, request.target_id, bands, predictor, request.mode)
         return predictor.set_clicks(request.clicks)
+
+    def _zoom_in_for(self, mode: Mode) -> bool | ZoomIn:
+        """Object mode's ZoomIn for one building (`object_zoom_in`), RITM's for a tile; none
+        when the worker was made without ZoomIn."""
+        if not self._zoom_in:
+            return False
+        return object_zoom_in() if mode is Mode.OBJECT else True
 
     def _predictor_for(self, mode: Mode) -> Predictor:
         if mode is Mode.TILE and self._tile_predictor is not None:

@@ -1,6 +1,7 @@
 """Click-by-click prediction for one image, as RITM's ``BasePredictor`` (ZoomIn + flip TTA).
 
-Each click costs one forward pass of the model (a batch of two when flipping). The map fed to the
+Each click costs one forward pass of the model (a batch of two when flipping; two passes for a
+first click that ZoomIn's ``refine_ratio`` runs again on its blob). The map fed to the
 model as its previous-mask channel is the previous probability map (or the external starting mask,
 or zeros), at full image size; ZoomIn crops and resizes it together with the image.
 """
@@ -72,11 +73,9 @@ class Predictor:
         self.model = (fuse_for_inference(model) if fuse else model).to(self.device)
         self.flip = flip
         self.precision: Precision = resolve_precision(precision, self.device, self._timing_pass)
-        if isinstance(zoom_in, ZoomIn):
-            self.zoom_in: ZoomIn | None = zoom_in
-        else:
-            self.zoom_in = ZoomIn() if zoom_in else None
         self._image: torch.Tensor | None = None
+        self.zoom_in: ZoomIn | None = None
+        self.set_zoom_in(zoom_in)
         self._start: np.ndarray | None = None
         self._prob: np.ndarray | None = None
         self._prob_box: Box | None = None
@@ -132,6 +131,13 @@ class Predictor:
             self._start = values
         self.reset()
 
+    def set_zoom_in(self, zoom_in: bool | ZoomIn) -> None:
+        """Change the ZoomIn settings as in the constructor (True: RITM's, a ``ZoomIn``, False:
+        none), e.g. ``object_zoom_in()`` for one building; clears the clicks of an image."""
+        self.zoom_in = zoom_in if isinstance(zoom_in, ZoomIn) else ZoomIn() if zoom_in else None
+        if self._image is not None:
+            self.reset()
+
     def reset(self) -> None:
         """Drop all clicks; the probability map goes back to the starting mask."""
         self._image_size()
@@ -151,9 +157,14 @@ class Predictor:
         clicks = (*self._clicks, click)
         step = self._snapshot()
         box = self.zoom_in.select_roi(self._prob, clicks) if self.zoom_in is not None else None
+        prev = self._prev
         try:
             with torch.inference_mode():
-                self._set_prob(self._predict(clicks, box), box)
+                self._set_prob(self._predict(clicks, box, prev), box)
+                if box is None and self.zoom_in is not None:
+                    refined = self.zoom_in.refine_roi(self._prob, clicks)
+                    if refined is not None:
+                        self._set_prob(self._predict(clicks, refined, prev), refined)
         except BaseException:
             if self.zoom_in is not None:
                 self.zoom_in.roi = step.zoom_roi
@@ -226,11 +237,14 @@ class Predictor:
             self._prev = torch.from_numpy(prob)[None, None].to(self.device)
         self._prob_box = box
 
-    def _predict(self, clicks: tuple[Click, ...], box: Box | None) -> torch.Tensor:
-        """(1, 1, H, W) probability map after ``clicks`` (inside inference mode)."""
+    def _predict(
+        self, clicks: tuple[Click, ...], box: Box | None, prev: torch.Tensor
+    ) -> torch.Tensor:
+        """(1, 1, H, W) probability map after ``clicks`` with ``prev`` ((1, 1, H, W), the map
+        before the newest click) as the previous mask (inside inference mode)."""
         net_input = self._image
         if self.model.with_prev_mask:
-            net_input = torch.cat((net_input, self._prev), dim=1)
+            net_input = torch.cat((net_input, prev), dim=1)
         positive = np.array([c.is_positive for c in clicks], dtype=bool)
         if box is None:
             coords = np.array([(c.y, c.x) for c in clicks], dtype=np.float64)

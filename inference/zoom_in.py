@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from isegsat.inference.box import Box
+from isegsat.inference.clicked_object import clicked_object
 from isegsat.inference.clicks import Click
 from isegsat.inference.coords import image_to_input, input_shape
 
@@ -35,6 +36,7 @@ __all__ = [
     "holds_positive_clicks",
     "mask_box",
     "object_roi",
+    "object_zoom_in",
 ]
 
 
@@ -109,7 +111,10 @@ class ZoomIn:
     """RITM's ZoomIn transform with its state: the object box in use (``roi``).
 
     Defaults are RITM's evaluation/demo ones. The first ``skip_clicks`` clicks (at least 1) run on
-    the full image.
+    the full image. ``refine_ratio`` (None in RITM) is for one building in a window about three
+    times its size (``object_zoom_in``): a click that ran on the full image is run once more on
+    the box of the clicked blob (``refine_roi``) expanded by that ratio, which becomes ``roi``, so
+    a small house is seen enlarged and a large one whole from the first click on.
     """
 
     target_size: int = 400
@@ -118,6 +123,7 @@ class ZoomIn:
     min_crop_size: int = 200
     recompute_iou: float = 0.5
     prob_thresh: float = 0.5
+    refine_ratio: float | None = None
     roi: Box | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +131,21 @@ class ZoomIn:
             raise ValueError(f"skip_clicks must be at least 1, got {self.skip_clicks}")
         if self.target_size < 1 or self.min_crop_size < 1 or self.expansion_ratio <= 0:
             raise ValueError("target_size, min_crop_size and expansion_ratio must be positive")
+        if self.refine_ratio is not None and self.refine_ratio <= 0:
+            raise ValueError(f"refine_ratio must be positive, got {self.refine_ratio}")
+
+    def refine_roi(self, prob: np.ndarray, clicks: Sequence[Click]) -> Box | None:
+        """After a click run on the full image: the box to run it again on, or None (no
+        ``refine_ratio``, or no blob of ``prob`` > ``prob_thresh`` under a positive click);
+        updates ``roi``. prob: HxW float, that click's prediction; clicks: all clicks, in
+        full-image pixels. The box is ``object_roi`` of the clicked blob (``clicked_object``)."""
+        if self.refine_ratio is None:
+            return None
+        blob = clicked_object(prob > self.prob_thresh, clicks).astype(bool)
+        if not blob.any():
+            return None
+        self.roi = object_roi(blob, clicks, self.refine_ratio, self.min_crop_size)
+        return self.roi
 
     def reset(self) -> None:
         """Forget the object box (new image or new object)."""
@@ -189,3 +210,12 @@ def _range_iou(a0: int, a1: int, b0: int, b1: int) -> float:
     intersection = max(0, min(a1, b1) - max(a0, b0))
     union = max(1e-6, max(a1, b1) - min(a0, b0))
     return intersection / union
+
+
+def object_zoom_in() -> ZoomIn:
+    """ZoomIn for object mode (one building in a window about 3x its size): the first click is
+    run again on its blob's box x3 (``refine_ratio``), and zoomed crops of at least 100 px are
+    resized to a longest side of 192 px instead of RITM's 200 px and 400 px, which enlarge a
+    house too far for a model trained on 224² views at 0.5-2x. Measured on the real val
+    buildings (MODEL_CARD.md): NoC10@85 and the IoU after one and three clicks all improve."""
+    return ZoomIn(target_size=192, min_crop_size=100, refine_ratio=3.0)

@@ -27,6 +27,7 @@ from isegsat.training.metrics import DEFAULT_MAX_CLICKS, PROTOCOLS
 if TYPE_CHECKING:  # torch and the evaluation loop load after parsing: --help stays fast
     import torch
 
+    from isegsat.inference import ZoomIn
     from isegsat.training.evaluation import CropSelection, ModelEvaluation
 
 DEFAULT_MAX_OBJECTS_PER_CROP = 5
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "crops": f"{len(selection.crops)} with buildings, "
         f"{sum(selection.empty_dropped.values())} empty dropped",
         "max clicks": args.max_clicks,
-        "ZoomIn": not args.no_zoom_in,
+        "ZoomIn": _zoom_in_setting(args),
         "flip": not args.no_flip,
         "prediction threshold": PRED_THRESHOLD,
         "device": str(device),
@@ -209,6 +210,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     print((args.out / TABLE_MD).read_text(encoding="utf-8").split("## All metrics")[0].rstrip())
     print(f"\nreport written to {args.out}")
     return 0
+
+
+def _zoom_in(args: argparse.Namespace) -> bool | ZoomIn:
+    """The ZoomIn the predictor runs: none with --no-zoom-in, object mode's for the object
+    protocol (as the app), else RITM's."""
+    from isegsat.inference.zoom_in import object_zoom_in
+
+    if args.no_zoom_in:
+        return False
+    return object_zoom_in() if args.protocol == "object" else True
+
+
+def _zoom_in_setting(args: argparse.Namespace) -> object:
+    """The report's ZoomIn line: False, True (RITM's) or object mode's settings."""
+    zoom = _zoom_in(args)
+    if isinstance(zoom, bool):
+        return zoom
+    return (
+        f"object mode's (first click refined on its blob x{zoom.refine_ratio:g}, crops of at "
+        f"least {zoom.min_crop_size} px resized to {zoom.target_size} px)"
+    )
 
 
 def _load(path: Path) -> tuple[torch.nn.Module, bool]:
@@ -261,7 +283,7 @@ def _evaluate(
     else:
         predictor = Predictor(
             model,
-            zoom_in=not args.no_zoom_in,
+            zoom_in=_zoom_in(args),
             flip=not args.no_flip,
             device=device,
             precision=precision,

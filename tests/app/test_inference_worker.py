@@ -228,6 +228,32 @@ def test_with_a_tile_model_each_mode_runs_its_own(
     np.testing.assert_array_equal(again, by_fake)
 
 
+def test_object_mode_refines_the_first_click_and_tile_mode_runs_ritms_zoom_in(scene, scene_source):
+    """One model for both modes: an object-mode first click runs twice (again on its blob's box,
+    `object_zoom_in`), a tile-mode one once, on the same target id."""
+    forwards = []
+    worker = InferenceWorker(zoom_in=True, flip=False)
+    worker.set_synchronous(True)
+    results = SignalRecorder()
+    worker.result_ready.connect(results.record)
+    worker.load(LoadRequest(model=RunsDuringForward(lambda: forwards.append(1)).eval()))
+    row, col, h, w = scene.buildings[0]
+    box, click = Box(0, 0, scene.height, scene.width), Click(row + h // 2, col + w // 2, True)
+    zeros = np.zeros((scene.height, scene.width), np.float32)
+    counts = []
+    for seq, mode in enumerate((Mode.OBJECT, Mode.TILE, Mode.OBJECT), start=1):
+        forwards.clear()
+        worker.submit(PredictRequest(seq, 7, scene_source, box, zeros, (click,), mode))
+        counts.append(len(forwards))
+    worker.stop()
+    assert counts == [2, 1, 2]
+    by_object, by_tile, again = (r.prob for r in results.values)
+    # the fake reaches 40 network px from a click; zoomed in, the roof's corners fall outside
+    assert by_object[row + 5 : row + h - 5, col + 5 : col + w - 5].min() > 0.9
+    assert by_tile[row : row + h, col : col + w].min() > 0.9
+    np.testing.assert_array_equal(again, by_object)
+
+
 def test_a_bad_tile_model_is_reported_and_the_model_in_use_stays(
     sync_worker, scene, scene_source, tmp_path: Path
 ):

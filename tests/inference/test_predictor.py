@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from isegsat.inference.clicked_object import clicked_object
 from isegsat.inference.clicks import Click, clicks_to_points, encode_points
 from isegsat.inference.predictor import Predictor
 from isegsat.inference.zoom_in import ZoomIn, crop_shape, object_roi
@@ -162,6 +163,47 @@ def test_zoomed_click_runs_on_the_object_crop_and_pastes_back(tiny_net):
     outside[box.slices] = False
     assert not second[outside].any(), "outside the zoom box the map is zero, as in RITM"
     assert second[125, 260] > 0.9
+
+
+def test_refined_first_click_runs_again_on_its_blob_with_the_first_previous_mask(tiny_net):
+    rgb = _rgb(150, 210)
+    existing = np.zeros((150, 210), dtype=np.float32)
+    existing[40:60, 80:110] = 1.0
+    zoom = ZoomIn(target_size=96, min_crop_size=30, refine_ratio=3.0)
+    predictor = Predictor(tiny_net, zoom_in=zoom, flip=False, device="cpu")
+    predictor.set_image(rgb)
+    predictor.set_prev_mask(existing)
+    click = Click(50, 95, True)
+    refined = predictor.add_click(click.y, click.x, click.is_positive).copy()
+
+    full = _model_prob(tiny_net, _as_input(rgb, existing), [click])[0, 0].numpy()
+    box = object_roi(clicked_object(full > 0.5, [click]).astype(bool), [click], 3.0, 30)
+    assert zoom.roi == box and box.height < 150  # the second pass ran on the blob's box
+    crop = zoom.crop(_as_input(rgb, existing), box)  # the first previous mask, not pass one's
+    assert crop.shape[2:] == crop_shape(box, 96)
+    points = torch.from_numpy(encode_points([zoom.crop_clicks(box, [click])], [np.array([True])]))
+    crop_prob = torch.sigmoid(tiny_net(crop, points)["instances"])
+    np.testing.assert_allclose(refined, ZoomIn.paste(crop_prob, box, 150, 210)[0, 0], atol=1e-6)
+    assert np.abs(refined - full).max() > 1e-3
+
+    np.testing.assert_array_equal(predictor.undo(), existing)
+    assert zoom.roi is None
+    np.testing.assert_array_equal(predictor.add_click(50, 95, True), refined)
+    predictor.set_zoom_in(False)
+    assert predictor.zoom_in is None and predictor.clicks == ()
+    np.testing.assert_allclose(predictor.add_click(50, 95, True), full, atol=1e-6)
+
+
+def test_a_negative_first_click_is_not_refined(tiny_net):
+    zoom = ZoomIn(target_size=96, min_crop_size=30, refine_ratio=3.0)
+    predictor = Predictor(tiny_net, zoom_in=zoom, flip=False, device="cpu")
+    predictor.set_image(_rgb(150, 210))
+    plain = Predictor(tiny_net, zoom_in=False, flip=False, device="cpu")
+    plain.set_image(_rgb(150, 210))
+    np.testing.assert_array_equal(
+        predictor.add_click(50, 95, False), plain.add_click(50, 95, False)
+    )
+    assert zoom.roi is None
 
 
 def test_undo_and_reset_restore_exact_maps_and_zoom_state(tiny_net):

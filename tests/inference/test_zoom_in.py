@@ -191,3 +191,22 @@ def test_inclusive_rules_meet_half_open_boxes_at_the_boundary():
     assert expanded == Box(8, 26, 15, 29)  # inclusive rows 8..22, cols 26..54
     assert (expanded.last_row, expanded.last_col) == (22, 54)
     assert clamp_box(Box(-50, -40, 201, 201), 120, 90) == Box(0, 0, 120, 90)
+
+
+def test_refine_roi_is_the_clicked_blob_expanded_and_becomes_the_object_box():
+    prob = np.zeros((120, 160), dtype=np.float32)
+    prob[40:50, 60:80] = 0.9  # the clicked house
+    prob[90:110, 10:30] = 0.9  # a neighbour
+    clicks = [Click(45, 70, True)]
+    assert ZoomIn(min_crop_size=10).refine_roi(prob, clicks) is None  # RITM: no refinement
+    zoom = ZoomIn(min_crop_size=10, refine_ratio=3.0)
+    box = zoom.refine_roi(prob, clicks)
+    house = np.zeros(prob.shape, dtype=bool)
+    house[40:50, 60:80] = True
+    assert box == object_roi(house, clicks, 3.0, 10) == zoom.roi
+    assert box.height in (30, 31) and box.width in (60, 61)  # 3x the house, not the neighbour
+    zoom.reset()
+    assert zoom.refine_roi(prob, [Click(5, 5, True)]) is None  # no blob under the click
+    assert zoom.refine_roi(prob, [Click(45, 70, False)]) is None and zoom.roi is None
+    with pytest.raises(ValueError, match="refine_ratio"):
+        ZoomIn(refine_ratio=0.0)

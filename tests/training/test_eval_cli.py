@@ -268,9 +268,12 @@ def test_object_protocol_end_to_end(real_sets, checkpoints, tmp_path):
     whole = tmp_path / "whole"
     args[args.index(str(out))] = str(whole)
     run_quietly(
-        [*args, "--max-objects-per-crop", "1", "--max-clicks", "3", "--whole-prediction", *FAST]
+        [*args, "--max-objects-per-crop", "1", "--max-clicks", "3", "--whole-prediction"]
+        + ["--no-flip", "--device", "cpu"]
     )
-    assert "- object mask: every blob of the prediction" in (whole / "table.md").read_text()
+    table = (whole / "table.md").read_text()
+    assert "- object mask: every blob of the prediction" in table
+    assert "- ZoomIn: object mode's (first click refined on its blob x3" in table
 
 
 def test_relabel_protocol_end_to_end_and_reproducible(real_sets, checkpoints, tmp_path):
