@@ -32,7 +32,7 @@ from isegsat.app.geo.boxes import to_window
 from isegsat.app.plain_errors import explain_checkpoint_failure
 from isegsat.app.request_thread import RequestThread
 from isegsat.inference import Predictor, load_model, pick_device
-from isegsat.inference.zoom_in import ZoomIn, object_zoom_in
+from isegsat.inference.zoom_in import zoom_in_for
 
 WARM_UP_SIZE = 320  # px, about a zoomed crop (ZoomIn's longest side is 400)
 
@@ -203,18 +203,11 @@ class InferenceWorker(RequestThread):
         ):  # another target, image, band choice, model or mode: read the crop again
             self._target = None
             bands = source.bands
-            predictor.set_zoom_in(self._zoom_in_for(request.mode))
+            predictor.set_zoom_in(zoom_in_for(request.mode is Mode.OBJECT, self._zoom_in))
             predictor.set_image(source.read_full_res_rgb(to_window(request.box)))
             predictor.set_prev_mask(request.prev_mask)
             self._target = (source, request.target_id, bands, predictor, request.mode)
         return predictor.set_clicks(request.clicks)
-
-    def _zoom_in_for(self, mode: Mode) -> bool | ZoomIn:
-        """Object mode's ZoomIn for one building (`object_zoom_in`), RITM's for a tile; none
-        when the worker was made without ZoomIn."""
-        if not self._zoom_in:
-            return False
-        return object_zoom_in() if mode is Mode.OBJECT else True
 
     def _predictor_for(self, mode: Mode) -> Predictor:
         if mode is Mode.TILE and self._tile_predictor is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "mask_box",
     "object_roi",
     "object_zoom_in",
+    "zoom_in_for",
 ]
 
 
@@ -219,3 +220,11 @@ def object_zoom_in() -> ZoomIn:
     house too far for a model trained on 224² views at 0.5-2x. Measured on the real val
     buildings (MODEL_CARD.md): NoC10@85 and the IoU after one and three clicks all improve."""
     return ZoomIn(target_size=192, min_crop_size=100, refine_ratio=3.0)
+
+
+def zoom_in_for(one_building: bool, enabled: bool = True) -> bool | ZoomIn:
+    """The ``Predictor`` zoom_in argument for a target: ``object_zoom_in()`` for one building
+    (object mode, the object protocol), True (RITM's) for a tile, False when ZoomIn is off."""
+    if not enabled:
+        return False
+    return object_zoom_in() if one_building else True

@@ -215,11 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _zoom_in(args: argparse.Namespace) -> bool | ZoomIn:
     """The ZoomIn the predictor runs: none with --no-zoom-in, object mode's for the object
     protocol (as the app), else RITM's."""
-    from isegsat.inference.zoom_in import object_zoom_in
+    from isegsat.inference.zoom_in import zoom_in_for
 
-    if args.no_zoom_in:
-        return False
-    return object_zoom_in() if args.protocol == "object" else True
+    return zoom_in_for(args.protocol == "object", enabled=not args.no_zoom_in)
 
 
 def _zoom_in_setting(args: argparse.Namespace) -> object:
