@@ -3,14 +3,15 @@
 # synthetic base model (resources/recipes/synthetic_base.sh, 6700 steps on generated scenes)
 # finetuned for 4500 steps (three stages) on eight real building sets
 # (../shared/data/real_buildings, see its README) mixed with synthetic scenes, then 1500 steps on
-# one-building targets (run_real_object/last.pth), judged on the sets' held-out val splits; also
+# one-building targets and 1200 on one-building targets half shown in object windows
+# (run_real_object_window/last.pth), judged on the sets' held-out val splits; also
 # the tile-mode model (isegsat_hrnet18s_real_tile.pth: run_real_tile/last.pth) and the
 # pre-labelling model (isegsat_baseline_real.pth: run_baseline2/last.pth, two stages), both
 # trained from stage 3.
 #
 #   REAL=../shared/data/real_buildings WORK=/tmp/isegsat-real bash resources/reproduce_default_model.sh
 #
-# About 5 h of finetuning on 2 CPU cores, the base model aside (1.7-2 s per step of 8
+# About 6 h of finetuning on 2 CPU cores, the base model aside (1.7-2 s per step of 8
 # views of 224²); DEVICE=cuda for a GPU.
 # BASE=path/to/isegsat_hrnet18s_synthetic.pth skips rebuilding the base model (it is in git
 # history: git show 2f92bd8:resources/isegsat_hrnet18s_synthetic.pth > base.pth).
@@ -57,8 +58,11 @@ isegsat-train --config "$HERE/recipes/train_baseline.yaml" --out run_baseline --
 isegsat-train --config "$HERE/recipes/train_baseline_stage2.yaml" --out run_baseline2 --device "$DEVICE"
 # The tile-mode model (isegsat_hrnet18s_real_tile.pth): stage 3 + 2000 steps, every building.
 isegsat-train --config "$HERE/recipes/train_real_tile.yaml" --out run_real_tile --device "$DEVICE"
-# The object-mode model (isegsat_hrnet18s_real.pth): stage 3 + 1500 steps, one building.
+# The object-mode model (isegsat_hrnet18s_real.pth): stage 3 + 1500 steps, one building, then
+# 1200 steps with half of the one-building samples in object windows.
 isegsat-train --config "$HERE/recipes/train_real_object.yaml" --out run_real_object --device "$DEVICE"
+isegsat-train --config "$HERE/recipes/train_real_object_window.yaml" --out run_real_object_window \
+    --device "$DEVICE"
 
 # 5. Judge on the real val splits as the model card does (the first 10 non-empty crops of each
 #    set, at most 3 buildings per crop in object mode), beside the stage-1 model; then the
@@ -85,7 +89,7 @@ isegsat-eval --checkpoint run_real3/last.pth --checkpoint run_real_tile/last.pth
 #    blob with object mode's ZoomIn, as the app; --whole-prediction for the network's whole mask).
 for protocol in tile relabel object; do
     isegsat-eval --checkpoint run_real3/last.pth --checkpoint run_real_tile/last.pth \
-        --checkpoint run_real_object/last.pth \
+        --checkpoint run_real_object/last.pth --checkpoint run_real_object_window/last.pth \
         --data "${VAL[@]}" --split val --protocol "$protocol" --per-city 10 \
         --max-objects-per-crop 3 --out "eval_tile_model_$protocol"
 done

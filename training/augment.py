@@ -39,13 +39,26 @@ def augment(
     if kind not in AUGMENTATIONS:
         raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {kind!r}")
     image, mask = random_resize(image, mask, rng, scale_range)
-    if kind == "sensor":
-        image, mask = random_dihedral(image, mask, rng)
-    elif rng.random() < 0.5:
-        image, mask = image[:, ::-1], mask[:, ::-1]
+    image, mask = random_orientation(image, mask, rng, kind)
     image, mask = random_crop(image, mask, crop_size, rng)
-    jitter = sensor_jitter if kind == "sensor" else color_jitter
-    return jitter(np.ascontiguousarray(image), rng), np.ascontiguousarray(mask)
+    return photometric_jitter(np.ascontiguousarray(image), rng, kind), np.ascontiguousarray(mask)
+
+
+def random_orientation(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The geometric part of ``kind`` after the resize: any of the 8 rotations/flips
+    (``"sensor"``) or a horizontal flip with probability 0.5 (``"ritm"``); views, not copies."""
+    if kind == "sensor":
+        return random_dihedral(image, mask, rng)
+    if rng.random() < 0.5:
+        return image[:, ::-1], mask[:, ::-1]
+    return image, mask
+
+
+def photometric_jitter(image: np.ndarray, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """The photometric part of ``kind``: ``sensor_jitter`` or ``color_jitter`` (HxWx3 uint8)."""
+    return sensor_jitter(image, rng) if kind == "sensor" else color_jitter(image, rng)
 
 
 def random_dihedral(

@@ -76,6 +76,12 @@ class TrainConfig:
     relabel_prob: float = 0.0
     """Share of training samples that start from an imperfect label (buildings dropped,
     phantoms, shift, erosion/dilation) as the previous mask, with one click on its error."""
+    object_view_prob: float = 0.0
+    """Share of the one-building samples shown in an object window (the building at
+    ``object_view_scale`` x its size, resized to ``crop_size``: as object mode's ZoomIn shows it)
+    instead of a random view; see ``isegsat.training.object_view``."""
+    object_view_scale: list[float] = field(default_factory=lambda: [1.3, 4.0])
+    """[low, high] of the object window's side over the building box's longer side."""
     max_num_points: int = 24
     prob_gamma: float = 0.8
     merge_objects_prob: float = 0.15
@@ -106,7 +112,7 @@ class TrainConfig:
             raise ValueError("data_weights must be >= 0 with at least one > 0")
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}")
-        for name in ("building_prob", "relabel_prob"):
+        for name in ("building_prob", "relabel_prob", "object_view_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.preset not in PRESETS:
@@ -121,8 +127,10 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if len(self.crop_size) != 2 or min(self.crop_size) < 32:
             raise ValueError(f"crop_size must be [height, width] >= 32, got {self.crop_size}")
-        if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
-            raise ValueError("scale_range must be [low, high] with 0 < low <= high")
+        for name in ("scale_range", "object_view_scale"):
+            low_high = getattr(self, name)
+            if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
+                raise ValueError(f"{name} must be [low, high] with 0 < low <= high")
         for name in ("epochs", "batch_size", "max_num_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -13,6 +13,7 @@ from isegsat.training.augment import augment
 from isegsat.training.iterative import error_click
 from isegsat.training.label_noise import perturb_label
 from isegsat.training.manifest import CropRecord, DataError, load_crop
+from isegsat.training.object_view import object_view
 from isegsat.training.points_sampler import MultiPointSampler, building_objects, empty_points
 
 MAX_AUGMENT_TRIES = 20
@@ -41,6 +42,10 @@ class ClickSegmentationDataset(Dataset):
     ``relabel_prob`` a training sample is a relabelling one: target = every building, previous
     mask = an imperfect copy of it (``perturb_label``) and one click on its larger error, in
     row 0 (positive) or row ``max_num_points`` (negative); otherwise ``prev_mask`` is zeros.
+    With probability ``object_view_prob`` a one-building training sample is an object view
+    instead of a random view (``isegsat.training.object_view``: the building in a window of
+    ``object_view_scale`` x its size, as object mode shows it); the window's other buildings
+    are its negatives' "other buildings".
     """
 
     def __init__(
@@ -58,6 +63,8 @@ class ClickSegmentationDataset(Dataset):
         record_weights: list[float] | None = None,
         augmentation: str = "ritm",
         relabel_prob: float = 0.0,
+        object_view_prob: float = 0.0,
+        object_view_scale: tuple[float, float] = (1.3, 4.0),
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -76,6 +83,8 @@ class ClickSegmentationDataset(Dataset):
         self.building_prob = building_prob
         self.augmentation = augmentation
         self.relabel_prob = relabel_prob
+        self.object_view_prob = object_view_prob
+        self.object_view_scale = tuple(object_view_scale)
         self.sampler = sampler
         self.crop_size = tuple(crop_size)
         self.scale_range = tuple(scale_range)
@@ -113,9 +122,16 @@ class ClickSegmentationDataset(Dataset):
             one_building = self.target == "building" or (
                 self.target == "mixed" and rng.random() < self.building_prob
             )
-            if not one_building:
+            window = None
+            # no draw when object views are off, so those runs keep their random stream
+            framed = one_building and self.train and self.object_view_prob > 0
+            if framed and rng.random() < self.object_view_prob:
+                window = self._object_view(record_index, rng)
+            if window is not None:
+                image, objects = window
+            elif not one_building:
                 objects = [np.logical_or.reduce(objects)]
-            target = self.sampler.sample(objects, rng)
+            target = self.sampler.sample(objects, rng, 0 if window is not None else None)
             instances, points = target.mask, target.points
         return {
             "images": torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0),
@@ -123,6 +139,26 @@ class ClickSegmentationDataset(Dataset):
             "points": torch.from_numpy(points),
             "prev_mask": torch.from_numpy(prev_mask)[None],
         }
+
+    def _object_view(
+        self, record_index: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """(crop_size image, objects with the target first) of an object view of the record, or
+        None when its crop holds no building of ``min_object_area`` px."""
+        image, mask = load_crop(self.records[record_index])
+        view = object_view(
+            image,
+            mask,
+            self.crop_size,
+            rng,
+            self.object_view_scale,
+            self.min_object_area,
+            self.augmentation,
+        )
+        if view is None:
+            return None
+        others = building_objects(view.mask * ~view.target, self.min_object_area)
+        return view.image, [view.target, *others]
 
     def _pick(self, index: int | None, rng: np.random.Generator) -> int:
         """The record of item ``index`` (in order), or a random one (by ``odds`` when given)."""

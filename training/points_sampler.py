@@ -71,14 +71,25 @@ class MultiPointSampler:
         self._pos_probs = geometric_probs(max_num_points, prob_gamma)
         self._neg_probs = geometric_probs(max_num_points + 1, prob_gamma)
 
-    def sample(self, objects: Sequence[np.ndarray], rng: np.random.Generator) -> SampledTarget:
-        """Pick the target among ``objects`` (non-empty list of HxW bool masks) and its clicks."""
+    def sample(
+        self,
+        objects: Sequence[np.ndarray],
+        rng: np.random.Generator,
+        target_index: int | None = None,
+    ) -> SampledTarget:
+        """Pick the target among ``objects`` (non-empty list of HxW bool masks) and its clicks.
+
+        ``target_index``: that object is the target, alone (no merge); the others still serve
+        as negatives."""
         if not objects:
             raise ValueError("need at least one object to sample a target from")
-        count = 1
-        if len(objects) > 1 and rng.random() < self.merge_objects_prob:
-            count = int(rng.integers(2, min(len(objects), self.max_num_merged_objects) + 1))
-        chosen = rng.choice(len(objects), size=count, replace=False)
+        if target_index is not None:
+            chosen = np.array([target_index])
+        else:
+            count = 1
+            if len(objects) > 1 and rng.random() < self.merge_objects_prob:
+                count = int(rng.integers(2, min(len(objects), self.max_num_merged_objects) + 1))
+            chosen = rng.choice(len(objects), size=count, replace=False)
         target = np.logical_or.reduce([objects[i] for i in chosen])
         others = [objects[i] for i in range(len(objects)) if i not in set(chosen.tolist())]
 

@@ -29,6 +29,11 @@ RESUME_OVERRIDES = ("epochs", "max_iters", "workers", "val_every", "device", "pr
 """Settings a resumed run may change; the others come from RUN_DIR/config.yaml."""
 
 
+def _add_range(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A LOW HIGH pair of floats."""
+    parser.add_argument(flag, type=float, nargs=2, metavar=("LOW", "HIGH"), help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isegsat-train",
@@ -66,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--relabel-prob", type=float, help="share of samples starting from an imperfect label"
     )
     parser.add_argument(
-        "--scale-range",
+        "--object-view-prob",
         type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        help="random resize factors of a training view",
+        help="share of one-building samples shown in an object window",
     )
+    _add_range(parser, "--object-view-scale", "object window side over the building's longer side")
+    _add_range(parser, "--scale-range", "random resize factors of a training view")
     parser.add_argument("--backbone-lr-mult", type=float, help="backbone lr factor (scratch)")
     parser.add_argument(
         "--epochs",

@@ -218,6 +218,8 @@ class Trainer:
             record_weights=weights,
             augmentation=config.augmentation,
             relabel_prob=config.relabel_prob,
+            object_view_prob=config.object_view_prob,
+            object_view_scale=tuple(config.object_view_scale),
         )
         self.val_set = self._val_set()
         self.on_step: Callable[[int, torch.Tensor], None] | None = None
