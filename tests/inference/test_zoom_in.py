@@ -11,6 +11,7 @@ import torch
 from isegsat.inference.box import Box
 from isegsat.inference.clicks import Click
 from isegsat.inference.zoom_in import (
+    OBJECT_REFINE_RATIO,
     ZoomIn,
     box_iou,
     clamp_box,
@@ -19,6 +20,7 @@ from isegsat.inference.zoom_in import (
     holds_positive_clicks,
     mask_box,
     object_roi,
+    object_zoom_in,
 )
 
 inclusive = Box.from_inclusive
@@ -210,3 +212,15 @@ def test_refine_roi_is_the_clicked_blob_expanded_and_becomes_the_object_box():
     assert zoom.refine_roi(prob, [Click(45, 70, False)]) is None and zoom.roi is None
     with pytest.raises(ValueError, match="refine_ratio"):
         ZoomIn(refine_ratio=0.0)
+
+
+def test_object_zoom_in_refines_on_the_clicked_house_enlarged_by_the_object_ratio():
+    prob = np.zeros((400, 400), dtype=np.float32)
+    prob[180:220, 170:230] = 0.9  # a 40 x 60 px house
+    zoom = object_zoom_in()
+    box = zoom.refine_roi(prob, [Click(200, 200, True)])
+    assert zoom.refine_ratio == OBJECT_REFINE_RATIO
+    # the house fills 1 / OBJECT_REFINE_RATIO of the refined view per side, centred
+    assert abs(box.height - OBJECT_REFINE_RATIO * 40) <= 1
+    assert abs(box.width - OBJECT_REFINE_RATIO * 60) <= 1
+    assert box.row < 180 and box.row + box.height > 220

@@ -39,3 +39,18 @@ def test_the_tile_mode_model_trains_every_building_from_the_last_stage() -> None
     assert config.preset == "finetune" and config.interactive
     assert config.weights == "run_real3/last.pth" and config.target == "all"
     assert config.data == stage3.data and config.relabel_prob > stage3.relabel_prob
+
+
+def test_the_object_mode_stages_chain_on_one_building_targets_with_more_object_views() -> None:
+    names = ("train_real_object.yaml", "train_real_object_window.yaml")
+    names += ("train_real_object_window2.yaml",)  # measured, not bundled (MODEL_CARD.md)
+    configs = [config_from_dict(load_config(RECIPES / n), source=n) for n in names]
+    stage3 = config_from_dict(load_config(RECIPES / STAGES[-1]), source="stage3")
+    assert [c.weights for c in configs] == [
+        "run_real3/last.pth",
+        "run_real_object/last.pth",
+        "run_real_object_window/last.pth",
+    ]
+    assert all(c.target == "building" and c.data == stage3.data for c in configs)
+    assert [c.object_view_prob for c in configs] == sorted({c.object_view_prob for c in configs})
+    assert len({c.seed for c in configs}) == 3

@@ -13,6 +13,7 @@ from matplotlib.image import imread
 
 from isegsat.inference import build_model, save_checkpoint
 from isegsat.inference.precision import is_supported
+from isegsat.inference.zoom_in import OBJECT_REFINE_RATIO
 from isegsat.training.eval_cli import main
 from isegsat.training.metrics import metric_keys
 
@@ -273,7 +274,8 @@ def test_object_protocol_end_to_end(real_sets, checkpoints, tmp_path):
     )
     table = (whole / "table.md").read_text()
     assert "- object mask: every blob of the prediction" in table
-    assert "- ZoomIn: object mode's (first click refined on its blob x3" in table
+    refined = f"first click refined on its blob x{OBJECT_REFINE_RATIO:g}"
+    assert f"- ZoomIn: object mode's ({refined}" in table
 
 
 def test_relabel_protocol_end_to_end_and_reproducible(real_sets, checkpoints, tmp_path):
