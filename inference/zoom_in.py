@@ -215,11 +215,9 @@ def _range_iou(a0: int, a1: int, b0: int, b1: int) -> float:
 
 
 OBJECT_REFINE_RATIO = 4.0
-"""How much object mode's refined first click enlarges its blob's box (``ZoomIn.refine_ratio``).
-
-Measured with the object protocol on 149 real val buildings (MODEL_CARD.md): x3 / x4 / x5 give
-IoU after one click 0.595 / 0.612 / 0.617 and NoC10@85 5.52 / 5.48 / 5.66 with the bundled
-model; x4 is the best NoC10@85 and NoC10@90 of the three and gains most of x5's first click."""
+"""How much object mode's refined first click enlarges its blob's box (``ZoomIn.refine_ratio``);
+chosen among x3 / x4 / x5 with the object protocol on the real val buildings (the figures are in
+MODEL_CARD.md)."""
 
 
 def object_zoom_in() -> ZoomIn:
