@@ -5,9 +5,9 @@
 # (../shared/data/real_buildings, see its README) mixed with synthetic scenes, then 1500 steps on
 # one-building targets and 1200 on one-building targets half shown in object windows
 # (run_real_object_window/last.pth), judged on the sets' held-out val splits; also
-# the tile-mode model (isegsat_hrnet18s_real_tile.pth: run_real_tile/last.pth) and the
-# pre-labelling model (isegsat_baseline_real.pth: run_baseline2/last.pth, two stages), both
-# trained from stage 3.
+# the pre-labelling model (isegsat_baseline_real.pth: run_baseline2/last.pth, two stages from
+# stage 3) and the tile-mode model (isegsat_hrnet18s_real_tile.pth: run_real_tile/last.pth,
+# trained with clicks from the pre-labelling model).
 #
 #   REAL=../shared/data/real_buildings WORK=/tmp/isegsat-real bash resources/reproduce_default_model.sh
 #
@@ -56,7 +56,8 @@ isegsat-train --config "$HERE/recipes/train_real_stage3.yaml" --out run_real3 --
 # The pre-labelling model (isegsat-prelabel): no clicks, every building, from stage 3.
 isegsat-train --config "$HERE/recipes/train_baseline.yaml" --out run_baseline --device "$DEVICE"
 isegsat-train --config "$HERE/recipes/train_baseline_stage2.yaml" --out run_baseline2 --device "$DEVICE"
-# The tile-mode model (isegsat_hrnet18s_real_tile.pth): stage 3 + 2000 steps, every building.
+# The tile-mode model (isegsat_hrnet18s_real_tile.pth): the pre-labelling model + 1500 steps
+# with clicks, every building.
 isegsat-train --config "$HERE/recipes/train_real_tile.yaml" --out run_real_tile --device "$DEVICE"
 # The object-mode model (isegsat_hrnet18s_real.pth): stage 3 + 1500 steps, one building, then
 # 1200 steps with half of the one-building samples in object windows.

@@ -33,11 +33,12 @@ def test_the_pre_labelling_model_is_a_baseline_from_the_last_stage() -> None:
     assert config.weights == "run_real3/last.pth" and config.target == "all"
 
 
-def test_the_tile_mode_model_trains_every_building_from_the_last_stage() -> None:
+def test_the_tile_mode_model_trains_every_building_with_clicks_from_the_pre_labeller() -> None:
     config = config_from_dict(load_config(RECIPES / "train_real_tile.yaml"), source="tile")
+    prelabel = config_from_dict(load_config(RECIPES / "train_baseline_stage2.yaml"), source="pre")
     stage3 = config_from_dict(load_config(RECIPES / STAGES[-1]), source="stage3")
-    assert config.preset == "finetune" and config.interactive
-    assert config.weights == "run_real3/last.pth" and config.target == "all"
+    assert config.preset == "finetune" and config.interactive and not prelabel.interactive
+    assert config.weights == "run_baseline2/last.pth" and config.target == "all"
     assert config.data == stage3.data and config.relabel_prob > stage3.relabel_prob
 
 
