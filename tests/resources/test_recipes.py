@@ -6,21 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from isegsat.training.config import config_from_dict, load_config
+from isegsat.training.config import TrainConfig, config_from_dict, load_config
 
 RECIPES = Path(__file__).resolve().parents[2] / "resources" / "recipes"
 STAGES = ("train_real.yaml", "train_real_stage2.yaml", "train_real_stage3.yaml")
 
 
+def recipe(name: str) -> TrainConfig:
+    """The validated TrainConfig of ``resources/recipes/<name>``."""
+    return config_from_dict(load_config(RECIPES / name), source=name)
+
+
 @pytest.mark.parametrize("name", STAGES)
 def test_each_stage_is_a_valid_training_config(name: str) -> None:
-    config = config_from_dict(load_config(RECIPES / name), source=name)
+    config = recipe(name)
     assert config.preset == "finetune" and config.weights
     assert all(0 < m <= config.epochs for m in config.milestones)
 
 
 def test_each_stage_starts_from_the_previous_stage_s_last_epoch() -> None:
-    configs = [config_from_dict(load_config(RECIPES / n), source=n) for n in STAGES]
+    configs = [recipe(n) for n in STAGES]
     assert configs[1].weights == "run_real/last.pth"
     assert configs[2].weights == f"run_real2/epoch_{configs[1].epochs}.pth"
     assert {tuple(c.data) for c in configs} == {tuple(configs[0].data)}  # the same data mix
@@ -28,15 +33,15 @@ def test_each_stage_starts_from_the_previous_stage_s_last_epoch() -> None:
 
 
 def test_the_pre_labelling_model_is_a_baseline_from_the_last_stage() -> None:
-    config = config_from_dict(load_config(RECIPES / "train_baseline.yaml"), source="baseline")
+    config = recipe("train_baseline.yaml")
     assert config.preset == "baseline" and not config.interactive
     assert config.weights == "run_real3/last.pth" and config.target == "all"
 
 
 def test_the_tile_mode_model_trains_every_building_with_clicks_from_the_pre_labeller() -> None:
-    config = config_from_dict(load_config(RECIPES / "train_real_tile.yaml"), source="tile")
-    prelabel = config_from_dict(load_config(RECIPES / "train_baseline_stage2.yaml"), source="pre")
-    stage3 = config_from_dict(load_config(RECIPES / STAGES[-1]), source="stage3")
+    config = recipe("train_real_tile.yaml")
+    prelabel = recipe("train_baseline_stage2.yaml")
+    stage3 = recipe(STAGES[-1])
     assert config.preset == "finetune" and config.interactive and not prelabel.interactive
     assert config.weights == "run_baseline2/last.pth" and config.target == "all"
     assert config.data == stage3.data and config.relabel_prob > stage3.relabel_prob
@@ -49,8 +54,8 @@ def test_the_object_mode_stages_chain_on_one_building_targets_with_more_object_v
         "train_real_object_window.yaml",
         "train_real_object_window2.yaml",
     )
-    configs = [config_from_dict(load_config(RECIPES / n), source=n) for n in names]
-    stage3 = config_from_dict(load_config(RECIPES / STAGES[-1]), source="stage3")
+    configs = [recipe(n) for n in names]
+    stage3 = recipe(STAGES[-1])
     assert [c.weights for c in configs] == [
         "run_real3/last.pth",
         "run_real_object/last.pth",
